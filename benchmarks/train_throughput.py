@@ -1,0 +1,85 @@
+"""Training throughput per preset on this machine.
+
+Prints, for each preset: training images/s (forward + backward + Adam step, synthetic input
+so rendering is not counted), the ratio of a DC-IGN step (clamp + invariance targeting) to a
+plain VAE step on the same network (target <= 1.05), and achieved GFLOP/s against a float32
+matrix-multiply peak measured in the same run.
+
+Usage: python benchmarks/train_throughput.py [--repeats 7] [--presets small-64,reference-150,paper-150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from dcign.config import TrainConfig
+from dcign.training import DisentanglingVAE
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / sorted(times)[len(times) // 2] / 1e9
+
+
+def step_flops(module: DisentanglingVAE, batch: dict) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        module.losses(batch)["loss"].backward()
+    return float(counter.get_total_flops())
+
+
+def median_step_seconds(module, opt, batch, repeats: int) -> float:
+    times = []
+    for i in range(repeats + 2):
+        t = time.perf_counter()
+        loss = module.losses(batch)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i >= 2:
+            times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+def batch_for(cfg: TrainConfig) -> dict:
+    g = cfg.groups_per_step
+    n = g * cfg.batch_size
+    return {"images": torch.rand(n, 1, cfg.image_size, cfg.image_size), "varied": torch.arange(g) % 4}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--presets", default="small-64,reference-150,paper-150")
+    args = ap.parse_args()
+    peak = matmul_peak_gflops()
+    print(f"float32 matmul peak: {peak:.1f} GFLOP/s ({torch.get_num_threads()} threads)")
+    print(f"{'preset':14s} {'imgs/step':>9s} {'dcign img/s':>11s} {'vae img/s':>9s} {'ratio':>6s} {'GFLOP/s':>8s} {'% peak':>6s}")
+    for preset in args.presets.split(","):
+        groups = 4 if preset == "small-64" else 1
+        rows = {}
+        for method in ("dcign", "baseline"):
+            cfg = TrainConfig(preset=preset, method=method, groups_per_step=groups)
+            torch.manual_seed(0)
+            module = DisentanglingVAE(json.loads(cfg.to_json()))
+            opt = module.configure_optimizers()
+            batch = batch_for(cfg)
+            rows[method] = (median_step_seconds(module, opt, batch, args.repeats), step_flops(module, batch), batch["images"].shape[0])
+        (t_d, flops, n), (t_v, _, _) = rows["dcign"], rows["baseline"]
+        gflops = flops / t_d / 1e9
+        print(f"{preset:14s} {n:9d} {n / t_d:11.1f} {n / t_v:9.1f} {t_d / t_v:6.3f} {gflops:8.1f} {100 * gflops / peak:6.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""Command-line interface: ``dcign data sample | train | evaluate | render``.
+
+Every refusal is one line on stderr starting with ``error:`` and exit code 2; nothing is
+written when an argument is bad.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="DC-IGN (Kulkarni et al., NIPS 2015): train, evaluate and re-render with a learned graphics code.")
+data_app = typer.Typer(no_args_is_help=True, help="Look at the built-in graphics engine's data.")
+app.add_typer(data_app, name="data")
+
+
+class UsageError(ValueError):
+    """Bad command-line input (exit code 2)."""
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def version_callback(value: bool):
+    if value:
+        typer.echo(f"dcign {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Print the version.")):
+    pass
+
+
+@data_app.command("sample")
+def data_sample(
+    dataset: str = typer.Option("faces", help="Data set: faces or chairs."),
+    factor: str = typer.Option("azimuth", help="Factor that varies: azimuth, elevation, light_azimuth or identity."),
+    batch_size: int = typer.Option(20, "--batch-size", help="Images in the batch."),
+    size: int = typer.Option(64, help="Image side in pixels: 64 or 150."),
+    seed: int = typer.Option(0, help="Seed (same seed, same pixels)."),
+    out: Path = typer.Option(..., help="Output folder for batch.png and factors.json."),
+):
+    """Render one batch in which only FACTOR varies; write DIR/batch.png and DIR/factors.json."""
+    from .data.engine import DATASETS, EngineConfig, SceneEngine
+    from .factors import FACTORS
+    from .io import atomic_write_json, check_writable_dir, save_png, tile
+
+    if dataset not in DATASETS:
+        fail(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if factor not in FACTORS:
+        fail(f"unknown factor {factor!r}; choose one of {', '.join(FACTORS)}")
+    if size not in (64, 150):
+        fail(f"--size must be 64 or 150 pixels, got {size}")
+    if batch_size < 1:
+        fail(f"--batch-size must be a positive integer, got {batch_size}")
+    try:
+        out = check_writable_dir(out)
+        engine = SceneEngine(EngineConfig(dataset, size, seed))
+        import numpy as np
+
+        factors = engine.space.one_factor_batch(np.random.default_rng(seed), factor, batch_size)
+        images = engine.render(factors)
+    except ValueError as exc:
+        fail(str(exc))
+    cols = min(10, batch_size)
+    save_png(out / "batch.png", tile(images, -(-batch_size // cols), cols))
+    records = []
+    for i in range(batch_size):
+        records.append({
+            "azimuth": float(factors.azimuth[i]), "elevation": float(factors.elevation[i]),
+            "light_azimuth": float(factors.light_azimuth[i]), "identity": int(factors.identity[i]),
+            "identity_coefficients": [float(c) for c in engine.space.coefficients(factors.identity[i])],
+            "varied": factor,
+        })
+    atomic_write_json(out / "factors.json", records)
+    typer.echo(f"wrote {out / 'batch.png'} and {out / 'factors.json'}")
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    from .factors import FACTORS
+
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise UsageError(f"--batch-weights takes 4 numbers 'azimuth,elevation,light_azimuth,identity', got {text!r}")
+    try:
+        return {f: float(p) for f, p in zip(FACTORS, parts)}
+    except ValueError:
+        raise UsageError(f"--batch-weights must be numbers, got {text!r}") from None
+
+
+def parse_layout(text: str) -> dict[str, list[int]]:
+    """'azimuth=0,elevation=1' -> {'azimuth': [0], 'elevation': [1]} (0-based latent indices)."""
+    layout: dict[str, list[int]] = {}
+    for part in filter(None, text.split(",")):
+        if "=" not in part:
+            raise UsageError(f"--latent-layout entries look like factor=index, got {part!r}")
+        name, idx = part.split("=", 1)
+        try:
+            layout.setdefault(name.strip(), []).append(int(idx))
+        except ValueError:
+            raise UsageError(f"--latent-layout index must be an integer, got {idx!r}") from None
+    return layout
+
+
+@app.command()
+def train(
+    out: Path = typer.Option(..., help="Run folder (config, checkpoints, logs, model, report)."),
+    config: Optional[Path] = typer.Option(None, help="JSON config file (keys of dcign.config.TrainConfig); flags override it."),
+    method: Optional[str] = typer.Option(None, help="dcign (default), baseline, beta-vae or ada-gvae."),
+    dataset: Optional[str] = typer.Option(None, help="faces (default) or chairs."),
+    preset: Optional[str] = typer.Option(None, help="small-64 (default), paper-150 or reference-150."),
+    steps: Optional[int] = typer.Option(None, help="Optimiser steps."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per one-factor group (paper: 20)."),
+    groups_per_step: Optional[int] = typer.Option(None, "--groups-per-step", help="One-factor groups per step."),
+    batch_weights: Optional[str] = typer.Option(None, "--batch-weights", help="Batch-type ratio azimuth,elevation,light_azimuth,identity (paper: 1,1,1,10)."),
+    latent_layout: Optional[str] = typer.Option(None, "--latent-layout", help="0-based latents per factor, e.g. 'azimuth=0,elevation=1,light_azimuth=2'; the rest is identity."),
+    invariance_lambda: Optional[float] = typer.Option(None, "--lambda", help="Invariance-targeting strength (paper: 0.01; 0 = off)."),
+    clamp_reference: Optional[str] = typer.Option(None, "--clamp-reference", help="mean (paper) or first (authors' code)."),
+    clamp_target: Optional[str] = typer.Option(None, "--clamp-target", help="z (paper) or params (authors' code: mu and log sigma^2)."),
+    beta: Optional[float] = typer.Option(None, help="KL weight (1 = ELBO)."),
+    optimizer: Optional[str] = typer.Option(None, help="adam (authors' code, default) or rmsprop (paper text)."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate (default 5e-4)."),
+    seed: Optional[int] = typer.Option(None, help="Seed of weights, noise and data stream."),
+    workers: Optional[int] = typer.Option(None, help="Render worker processes."),
+    on_nonfinite: Optional[str] = typer.Option(None, "--on-nonfinite", help="stop (default) or skip a batch with a NaN/inf loss."),
+    resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
+    accelerator: str = typer.Option("auto", help="Lightning accelerator: auto, cpu, gpu."),
+    devices: str = typer.Option("auto", help="Lightning devices (e.g. 1, 4, auto)."),
+    num_nodes: int = typer.Option(1, "--num-nodes", help="Machines for multi-node DDP."),
+    precision: str = typer.Option("32-true", help="Lightning precision, e.g. 32-true, bf16-mixed."),
+):
+    """Train a DC-IGN (or a baseline) and export it to OUT/model.safetensors + model.json."""
+    from .config import TrainConfig
+    from .io import check_writable_dir
+
+    overrides = {
+        "method": method, "dataset": dataset, "preset": preset, "steps": steps, "batch_size": batch_size,
+        "groups_per_step": groups_per_step, "invariance_lambda": invariance_lambda, "clamp_reference": clamp_reference,
+        "clamp_target": clamp_target, "beta": beta, "optimizer": optimizer, "lr": lr, "seed": seed,
+        "num_workers": workers, "on_nonfinite": on_nonfinite,
+    }
+    try:
+        if batch_weights is not None:
+            overrides["batch_weights"] = parse_weights(batch_weights)
+        if latent_layout is not None:
+            overrides["latent_layout"] = parse_layout(latent_layout)
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        if resume:
+            saved = out / "config.json"
+            if not saved.is_file():
+                raise UsageError(f"cannot resume: {saved} does not exist (train without --resume to start a run)")
+            base = TrainConfig.load(saved)
+            changed = sorted(k for k, v in overrides.items() if k not in ("steps", "num_workers") and getattr(base, k) != v)
+            if changed or config is not None:
+                raise UsageError(f"--resume keeps the run's saved config; only --steps and --workers may change (got {changed or ['--config']})")
+            cfg = TrainConfig.from_dict({**json.loads(base.to_json()), **overrides})
+        else:
+            base = TrainConfig.load(config).to_json() if config else TrainConfig().to_json()
+            if "method" in overrides and overrides["method"] != "dcign" and "groups_per_step" not in overrides:
+                pass
+            cfg = TrainConfig.from_dict({**json.loads(base), **overrides})
+            check_writable_dir(out, must_be_new=True)
+    except ValueError as exc:
+        fail(str(exc))
+    _train_and_export(cfg, out, resume, accelerator, devices, num_nodes, precision)
+
+
+def _train_and_export(cfg, out: Path, resume: bool, accelerator, devices, num_nodes, precision) -> None:
+    from .evaluation.calibration import fit_angle_maps
+    from .evaluation.latents import factor_latents
+    from .evaluation.monitor import DisentanglementMonitor
+    from .evaluation.report import engine_for
+    from .export import export_model
+    from .training import NonFiniteLossError
+    from .training import train as run_training
+
+    typer.echo(f"training {cfg.method} on {cfg.dataset} ({cfg.preset}) for {cfg.steps} steps -> {out}")
+    try:
+        module = run_training(cfg, out, resume=resume, callbacks=[DisentanglementMonitor(cfg, out)], accelerator=accelerator,
+                              devices=int(devices) if devices.isdigit() else devices, num_nodes=num_nodes, precision=precision)
+    except NonFiniteLossError as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc))
+    if getattr(module, "global_rank", 0) != 0:
+        return
+    net = module.net.cpu().eval()
+    engine = engine_for(cfg)
+    typer.echo("fitting degrees -> latent maps on training identities")
+    latent_of = factor_latents(net.encode, engine, cfg.latent_layout, cfg.method)
+    export_model(net, cfg, out, fit_angle_maps(net.encode, engine, latent_of), {"latent_of": latent_of})
+    typer.echo(f"model written to {out / 'model.safetensors'} (+ model.json)")
+
+
+@app.command()
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A trained run folder."),
+    identities: int = typer.Option(20, help="Test identities per Fig. 6 sweep."),
+    values: int = typer.Option(19, help="Angles per sweep."),
+):
+    """Evaluate on test identities; write RUN_DIR/report (Fig. 6, traversals, reconstructions, metrics.json)."""
+    from .evaluation.report import evaluate as run_evaluate
+
+    if values < 2:
+        fail(f"--values must be >= 2, got {values}")
+    try:
+        metrics = run_evaluate(run_dir, identities, values, progress=lambda m: typer.echo(f"  {m}", err=True))
+    except ValueError as exc:
+        fail(str(exc))
+    for f, r in metrics["fig6"].items():
+        typer.echo(f"{f:14s} Spearman {r['spearman']:+.3f}  Pearson {r['pearson']:+.3f}")
+    typer.echo(f"test MSE per pixel {metrics['test_mse']:.5f}")
+    typer.echo(f"report: {Path(run_dir) / 'report' / 'report.md'}")
+
+
+@app.command()
+def render(
+    run: Path = typer.Option(..., help="A trained run folder."),
+    image: Path = typer.Option(..., help="Input image (grey or colour; converted to grey; must be the model's size)."),
+    set_: list[str] = typer.Option(..., "--set", help="factor=degrees, e.g. azimuth=30 (repeatable)."),
+    out: Path = typer.Option(..., help="Output PNG."),
+):
+    """Re-render IMAGE with some factors set to new angles (degrees)."""
+    import numpy as np
+    import torch
+
+    from .evaluation.calibration import degrees_to_latent
+    from .evaluation.images import load_image
+    from .export import load_model
+    from .io import save_png
+
+    try:
+        net, cfg, meta = load_model(run)
+        maps = meta.get("angle_maps", {})
+        targets = {}
+        for item in set_:
+            if "=" not in item:
+                raise UsageError(f"--set takes factor=degrees, got {item!r}")
+            name, value = item.split("=", 1)
+            if name not in maps:
+                raise UsageError(f"this model has no latent for {name!r}; it can set: {', '.join(maps) or 'nothing'}")
+            try:
+                deg = float(value)
+            except ValueError:
+                raise UsageError(f"--set {name}= needs a number of degrees, got {value!r}") from None
+            targets[name] = degrees_to_latent(maps[name], deg)
+        if out.suffix.lower() != ".png":
+            raise UsageError(f"--out must end in .png, got {out}")
+        if out.parent and not out.parent.is_dir():
+            raise UsageError(f"output folder {out.parent} does not exist")
+        x = load_image(image, cfg.image_size)
+    except ValueError as exc:
+        fail(str(exc))
+    with torch.no_grad():
+        z = net.encode(torch.from_numpy(x))[0]
+        for name, value in targets.items():
+            z[0, maps[name]["latent_index"]] = value
+        y = net.decode(z).numpy()[0, 0]
+    try:
+        save_png(out, np.asarray(y))
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    typer.echo(f"wrote {out}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Training configuration: one JSON-serialisable dataclass, saved in every run directory."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .data.engine import DATASETS
+from .factors import FACTORS, normalise_weights
+from .model import PRESETS
+
+METHODS = ("dcign", "baseline", "beta-vae", "ada-gvae")
+OPTIMIZERS = ("adam", "rmsprop")
+CLAMP_TARGETS = ("z", "params")
+
+
+def default_layout() -> dict[str, list[int]]:
+    """Paper §3.1 layout: z1 azimuth, z2 elevation, z3 light azimuth, the rest identity."""
+    return {"azimuth": [0], "elevation": [1], "light_azimuth": [2]}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on.
+
+    Attributes (units and defaults):
+        method: 'dcign' (clamped one-factor batches, paper §3.1), 'baseline' (plain SGVB on
+            random images, paper §4.1.1), 'beta-vae' (Higgins et al. 2017), 'ada-gvae'
+            (Locatello et al. 2020).
+        dataset, image_size, preset, latent_dim: data and network.
+        steps: optimiser steps; batch_size: images per one-factor group (paper: 20);
+        groups_per_step: one-factor groups stacked per step (each clamped separately).
+        batch_weights: batch-type ratio (paper: 1:1:1:10).
+        latent_layout: factor -> latent indices; unlisted factors (and 'identity') share
+            the remaining latents (the intrinsic group).
+        invariance_lambda: strength of the invariance-targeting gradient (paper: 0.01).
+        clamp_reference: 'mean' (paper) or 'first' (authors' code).
+        clamp_target: 'z' (paper: clamp the sample) or 'params' (authors' code: clamp mu
+            and log sigma^2 before sampling).
+        kl_on_clamped: keep the KL gradient of clamped latents (paper) or drop it (code).
+        beta: KL weight (1 = ELBO; beta-vae uses more).
+        optimizer: 'adam' (what the authors' code ran: Adam(5e-4, betas 0.9/0.99)) or
+            'rmsprop' (the paper's text); lr: learning rate.
+        seed: seeds weights, sampling noise and the data stream; data_seed seeds the
+            identity table (train/test split).
+        num_workers: render processes; checkpoint_every / eval_every: steps.
+    """
+
+    method: str = "dcign"
+    dataset: str = "faces"
+    preset: str = "small-64"
+    latent_dim: int = 200
+    steps: int = 3000
+    batch_size: int = 20
+    groups_per_step: int = 4
+    batch_weights: dict[str, float] = field(default_factory=lambda: {"azimuth": 1.0, "elevation": 1.0, "light_azimuth": 1.0, "identity": 10.0})
+    latent_layout: dict[str, list[int]] = field(default_factory=default_layout)
+    invariance_lambda: float = 0.01
+    clamp_reference: str = "mean"
+    clamp_target: str = "z"
+    kl_on_clamped: bool = True
+    beta: float = 1.0
+    optimizer: str = "adam"
+    lr: float = 5e-4
+    seed: int = 0
+    data_seed: int = 0
+    num_train_identities: int = 1000
+    num_test_identities: int = 100
+    num_workers: int = 1
+    checkpoint_every: int = 250
+    eval_every: int = 250
+    on_nonfinite: str = "stop"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def image_size(self) -> int:
+        return PRESETS[self.preset].image_size
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field and how to fix it."""
+
+        def bad(msg):
+            raise ValueError(msg)
+
+        if self.method not in METHODS:
+            bad(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.dataset not in DATASETS:
+            bad(f"unknown data set {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.preset not in PRESETS:
+            bad(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        for name in ("latent_dim", "steps", "batch_size", "groups_per_step", "checkpoint_every", "eval_every",
+                     "num_train_identities", "num_test_identities"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                bad(f"{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.num_workers, int) or self.num_workers < 0:
+            bad(f"num_workers must be an integer >= 0, got {self.num_workers!r}")
+        for name in ("invariance_lambda", "beta", "lr"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+                bad(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.lr <= 0:
+            bad(f"lr must be > 0, got {self.lr}")
+        if self.clamp_reference not in ("mean", "first"):
+            bad(f"clamp_reference must be 'mean' or 'first', got {self.clamp_reference!r}")
+        if self.clamp_target not in CLAMP_TARGETS:
+            bad(f"clamp_target must be one of {CLAMP_TARGETS}, got {self.clamp_target!r}")
+        if self.optimizer not in OPTIMIZERS:
+            bad(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.on_nonfinite not in ("stop", "skip"):
+            bad(f"on_nonfinite must be 'stop' or 'skip', got {self.on_nonfinite!r}")
+        normalise_weights(self.batch_weights)
+        used: set[int] = set()
+        for factor, idx in self.latent_layout.items():
+            if factor not in FACTORS or factor == "identity":
+                bad(f"latent_layout names {factor!r}; use azimuth, elevation or light_azimuth (identity takes the rest)")
+            if not idx or any(not isinstance(i, int) or not 0 <= i < self.latent_dim for i in idx):
+                bad(f"latent_layout[{factor!r}] must list latent indices in 0..{self.latent_dim - 1}, got {idx!r}")
+            if used & set(idx):
+                bad(f"latent_layout gives latent(s) {sorted(used & set(idx))} to two factors")
+            used |= set(idx)
+        if len(used) >= self.latent_dim:
+            bad("latent_layout leaves no latents for the identity group")
+        if self.batch_size * self.groups_per_step < 2:
+            bad("a step needs at least 2 images")
+        if self.method == "dcign" and normalise_weights(self.batch_weights)["identity"] > 0 and self.batch_size > self.num_train_identities:
+            bad("identity batches need batch_size <= num_train_identities")
+
+    def group_latents(self) -> dict[str, list[int]]:
+        """Active latents of each batch type; factors without own latents use the intrinsic group."""
+        taken = {i for idx in self.latent_layout.values() for i in idx}
+        intrinsic = [i for i in range(self.latent_dim) if i not in taken]
+        return {f: list(self.latent_layout.get(f, intrinsic)) for f in FACTORS}
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """Build from a dict; unknown keys raise ValueError naming them."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a config must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; known keys: {', '.join(sorted(known))}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ValueError(f"bad config: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        """Read a JSON config file.
+
+        Raises:
+            ValueError: unreadable file, invalid JSON or invalid values.
+        """
+        try:
+            text = Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read config {path}: {exc}") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config {path} is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)

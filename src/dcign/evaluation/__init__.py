@@ -1,0 +1,1 @@
+"""Evaluation: Fig. 6 correlations, latent traversals, reconstructions, novel views, reports."""

@@ -1,0 +1,60 @@
+"""Watch the pose and light latents while training (DESIGN.md §6: "watch the pose latents").
+
+Every ``eval_every`` steps the encoder sees a small, fixed probe: 8 test identities, each
+sweeping one factor over 13 angles.  The Spearman r of each factor's latent is logged to
+TensorBoard (``probe/<factor>_spearman``) and appended to ``RUN_DIR/probe.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
+
+from ..factors import ANGLE_FACTORS
+from .sweeps import correlations, encode, factor_sweep
+
+
+class DisentanglementMonitor(L.Callback):
+    def __init__(self, cfg, run_dir, n_identities: int = 8, n_values: int = 13) -> None:
+        self.cfg, self.path = cfg, Path(run_dir) / "probe.jsonl"
+        self.n_identities, self.n_values = n_identities, n_values
+        self.probe = None
+        self.t0 = time.time()
+
+    def _build(self):
+        from .report import engine_for
+
+        engine = engine_for(self.cfg)
+        ids = engine.space.identities("test")[: self.n_identities]
+        self.probe = {}
+        for f in ANGLE_FACTORS:
+            if f in self.cfg.latent_layout:
+                fs = factor_sweep(engine, f, ids, self.n_values, seed=5)
+                self.probe[f] = (engine.render(fs), fs[f], self.cfg.latent_layout[f][0])
+
+    @rank_zero_only
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if self.cfg.method != "dcign" or step % self.cfg.eval_every or step == 0:
+            return
+        if self.probe is None:
+            self._build()
+        was_training = pl_module.training
+        pl_module.eval()
+        record = {"step": step, "seconds": round(time.time() - self.t0, 1)}
+        for f, (images, truth, k) in self.probe.items():
+            z = encode(pl_module.net.encode, images, device=pl_module.device)[:, k]
+            record[f] = round(correlations(z, truth)["spearman"], 4)
+            if f == "azimuth":
+                record["azimuth_vs_abs"] = round(correlations(z, np.abs(truth))["spearman"], 4)
+        pl_module.train(was_training)
+        if trainer.logger is not None:
+            trainer.logger.log_metrics({f"probe/{k}_spearman": v for k, v in record.items() if k in ANGLE_FACTORS}, step)
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        rank_zero_info("probe " + " ".join(f"{k}={v}" for k, v in record.items()))

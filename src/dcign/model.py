@@ -1,0 +1,155 @@
+"""The DC-IGN network: convolutional encoder, 200-d graphics code, upsampling decoder.
+
+Presets (DESIGN.md §1.1; paper Fig. 1):
+
+* ``paper-150``: 1x150x150 input; encoder 3 x (valid conv 5x5 + ReLU + max-pool 2x2) with
+  96/64/32 channels -> 32x15x15 = 7200 -> mu, log sigma^2 (200 each); decoder Linear
+  200 -> 7200, then 4 x (nearest upsample x2 + valid conv 7x7) with 32/64/96/1 output
+  channels (ReLU between, sigmoid on the output) -> 1x150x150.
+* ``reference-150``: the widths of the authors' released Torch7 code (96/48/24 encoder,
+  5400-d, decoder 24->48->96->96->1); same spatial sizes.
+* ``small-64``: the same shape of network (conv + max-pool encoder, nearest upsample + conv
+  decoder, 200-d code) sized for 64x64 images and a 2-core CPU: 'same'-padded 3x3 convs,
+  16/32/64 encoder channels, three pools to 8x8, decoder 64->32->16->1.
+
+The likelihood is Bernoulli (binary cross-entropy against grey targets, summed over
+pixels) and the prior N(0, I); the ELBO is what SGVB maximises (Kingma & Welling 2014).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Architecture hyper-parameters.
+
+    Attributes:
+        image_size: input/output side in pixels.
+        encoder_channels: output channels of the three conv+pool stages.
+        encoder_kernel, encoder_padding: conv kernel size and padding of the encoder.
+        decoder_start: (C, H, W) of the decoder's first feature map (after Linear).
+        decoder_channels: output channels of the upsample+conv stages (last is 1).
+        decoder_kernel, decoder_padding: conv kernel size and padding of the decoder.
+        latent_dim: size of the graphics code.
+    """
+
+    name: str
+    image_size: int
+    encoder_channels: tuple[int, ...]
+    encoder_kernel: int
+    encoder_padding: int
+    decoder_start: tuple[int, int, int]
+    decoder_channels: tuple[int, ...]
+    decoder_kernel: int
+    decoder_padding: int
+    latent_dim: int = 200
+
+
+PRESETS = {
+    "paper-150": Preset("paper-150", 150, (96, 64, 32), 5, 0, (32, 15, 15), (32, 64, 96, 1), 7, 0),
+    "reference-150": Preset("reference-150", 150, (96, 48, 24), 5, 0, (24, 15, 15), (48, 96, 96, 1), 7, 0),
+    "small-64": Preset("small-64", 64, (16, 32, 64), 3, 1, (64, 8, 8), (32, 16, 1), 3, 1),
+}
+
+
+def get_preset(name: str, latent_dim: int | None = None) -> Preset:
+    """Look up a preset by name, optionally with another code size.
+
+    Raises:
+        ValueError: unknown preset name or latent_dim < 1.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    p = PRESETS[name]
+    if latent_dim is not None:
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        p = Preset(**{**asdict(p), "latent_dim": int(latent_dim)})
+    return p
+
+
+class Encoder(nn.Module):
+    """(B, 1, S, S) images in [0, 1] -> (mu, logvar), each (B, latent_dim)."""
+
+    def __init__(self, p: Preset) -> None:
+        super().__init__()
+        layers, c_in, side = [], 1, p.image_size
+        for c_out in p.encoder_channels:
+            layers += [nn.Conv2d(c_in, c_out, p.encoder_kernel, padding=p.encoder_padding), nn.ReLU(), nn.MaxPool2d(2)]
+            side = (side + 2 * p.encoder_padding - p.encoder_kernel + 1) // 2
+            c_in = c_out
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        flat = c_in * side * side
+        self.mu = nn.Linear(flat, p.latent_dim)
+        self.logvar = nn.Linear(flat, p.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.features(x)
+        return self.mu(h), self.logvar(h)
+
+
+class Decoder(nn.Module):
+    """(B, latent_dim) graphics code -> (B, 1, S, S) logits (sigmoid gives the image)."""
+
+    def __init__(self, p: Preset) -> None:
+        super().__init__()
+        c, h, w = p.decoder_start
+        self.start = (c, h, w)
+        self.fc = nn.Linear(p.latent_dim, c * h * w)
+        layers, c_in = [], c
+        for i, c_out in enumerate(p.decoder_channels):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, p.decoder_kernel, padding=p.decoder_padding)]
+            if i < len(p.decoder_channels) - 1:
+                layers.append(nn.ReLU())
+            c_in = c_out
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.deconv(F.relu(self.fc(z)).view(-1, *self.start))
+
+
+class DCIGN(nn.Module):
+    """Encoder + decoder of a preset (the clamp lives in :mod:`dcign.clamp`).
+
+    Raises:
+        ValueError: if the preset's decoder does not produce image_size x image_size.
+    """
+
+    def __init__(self, preset: Preset) -> None:
+        super().__init__()
+        self.preset = preset
+        self.encoder = Encoder(preset)
+        self.decoder = Decoder(preset)
+        with torch.no_grad():
+            out = self.decoder(torch.zeros(1, preset.latent_dim))
+        if out.shape[-2:] != (preset.image_size, preset.image_size):
+            raise ValueError(f"preset {preset.name}: decoder makes {tuple(out.shape[-2:])}, not {preset.image_size}")
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 1, S, S) in [0, 1] -> mu, logvar (B, D)."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, D) code -> (B, 1, S, S) images in [0, 1]."""
+        return torch.sigmoid(self.decoder(z))
+
+    @staticmethod
+    def sample(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """Reparameterised sample z = mu + exp(logvar / 2) * eps (paper §3, SGVB)."""
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Bernoulli negative log-likelihood: BCE summed over pixels, (B,)."""
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) summed over latents, (B,)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)

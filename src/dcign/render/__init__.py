@@ -1,0 +1,1 @@
+"""The graphics engine: meshes (faces, chairs) and the headless OpenGL renderer."""

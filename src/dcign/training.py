@@ -1,0 +1,224 @@
+"""Lightning training of DC-IGN and its baselines.
+
+* ``dcign`` -- the paper's procedure (§3.1-3.2): one-factor groups, the clamp with invariance
+  targeting (:mod:`dcign.clamp`), ELBO with Bernoulli likelihood.
+* ``baseline`` -- the entangled baseline of §4.1.1: the same network trained with plain SGVB
+  on independently sampled images.
+* ``beta-vae`` -- Higgins et al. (2017): the baseline with the KL weighted by ``beta``.
+* ``ada-gvae`` -- Locatello et al. (2020): weakly supervised pairs sharing an unknown subset
+  of factors (see :func:`ada_gvae_posteriors`).
+
+Run directories hold ``config.json``, ``checkpoints/`` (Lightning, written atomically),
+``logs/`` (TensorBoard) and, when training ends, ``model.safetensors`` + ``model.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from .clamp import clamp_groups
+from .config import TrainConfig
+from .data import EngineConfig, RenderedSteps, make_loader
+from .factors import FACTORS
+from .io import atomic_write_bytes, atomic_write_json
+from .model import DCIGN, get_preset, kl_divergence, reconstruction_loss
+
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temporary file and renamed; loaded with ``weights_only=True``."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        buf = io.BytesIO()
+        torch.save(checkpoint, buf)
+        atomic_write_bytes(path, buf.getvalue())
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None):
+        return load_checkpoint_file(path, map_location)
+
+
+def load_checkpoint_file(path, map_location="cpu") -> dict:
+    """Load a training checkpoint without executing pickled code (``weights_only=True``).
+
+    Raises:
+        ValueError: missing, corrupt or not a plain-data checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # corrupt zip, unpickling refused, truncated file, ...
+        raise ValueError(f"cannot load checkpoint {path} safely: {str(exc).splitlines()[0]}") from exc
+
+
+def ada_gvae_posteriors(mu1, logvar1, mu2, logvar2):
+    """Adaptive group posteriors of Ada-GVAE (Locatello et al. 2020, eq. 7-8).
+
+    For each pair the per-latent KL between the two posteriors is computed; latents with
+    KL below the midpoint of its range (0.5 * (max + min)) are taken as shared and their
+    posteriors replaced by the average of the pair (mean of mu and of variance).
+
+    Args: (N, D) posterior parameters of the first and second images of N pairs.
+    Returns: the four adapted tensors, same shapes.
+    """
+    var1, var2 = logvar1.exp(), logvar2.exp()
+    kl = 0.5 * (var1 / var2 + (mu2 - mu1) ** 2 / var2 - 1 + logvar2 - logvar1)
+    kl = 0.5 * (kl + 0.5 * (var2 / var1 + (mu1 - mu2) ** 2 / var1 - 1 + logvar1 - logvar2))
+    threshold = 0.5 * (kl.max(dim=1, keepdim=True).values + kl.min(dim=1, keepdim=True).values)
+    shared = kl < threshold
+    mu_avg, var_avg = 0.5 * (mu1 + mu2), 0.5 * (var1 + var2)
+    lv_avg = var_avg.log()
+    return (
+        torch.where(shared, mu_avg, mu1),
+        torch.where(shared, lv_avg, logvar1),
+        torch.where(shared, mu_avg, mu2),
+        torch.where(shared, lv_avg, logvar2),
+    )
+
+
+class DisentanglingVAE(L.LightningModule):
+    """The network plus the training objective of ``config.method``.
+
+    Batches are dicts from :class:`dcign.data.RenderedSteps`: ``images`` (N, 1, S, S) in
+    [0, 1] and ``varied`` (G,) factor indices, N = G * batch_size.
+    """
+
+    def __init__(self, config: dict) -> None:
+        super().__init__()
+        self.save_hyperparameters({"config": config})
+        self.cfg = TrainConfig.from_dict(config)
+        self.net = DCIGN(get_preset(self.cfg.preset, self.cfg.latent_dim))
+        masks = torch.zeros(len(FACTORS), self.cfg.latent_dim, dtype=torch.bool)
+        for i, f in enumerate(FACTORS):
+            masks[i, self.cfg.group_latents()[f]] = True
+        self.register_buffer("masks", masks, persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Posterior means (N, D) of (N, 1, S, S) images."""
+        return self.net.encode(images)[0]
+
+    def losses(self, batch) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        x = batch["images"]
+        mu, logvar = self.net.encode(x)
+        kl_weight = torch.ones_like(mu)
+        if cfg.method == "dcign":
+            masks = self.masks[batch["varied"]]  # (G, D) active latents of each group
+            args = (masks, cfg.batch_size, cfg.invariance_lambda, cfg.clamp_reference)
+            if cfg.clamp_target == "params":  # authors' code: clamp before sampling
+                z = self.net.sample(clamp_groups(mu, *args), clamp_groups(logvar, *args))
+            else:  # paper: clamp the sampled code
+                z = clamp_groups(self.net.sample(mu, logvar), *args)
+            if not cfg.kl_on_clamped:
+                kl_weight = masks.repeat_interleave(cfg.batch_size, dim=0).to(mu.dtype)
+        elif cfg.method == "ada-gvae":
+            half = x.shape[0] // 2
+            m1, l1, m2, l2 = ada_gvae_posteriors(mu[:half], logvar[:half], mu[half:], logvar[half:])
+            mu, logvar = torch.cat([m1, m2]), torch.cat([l1, l2])
+            z = self.net.sample(mu, logvar)
+        else:
+            z = self.net.sample(mu, logvar)
+        rec = reconstruction_loss(self.net.decoder(z), x)
+        kl_terms = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+        kl = (kl_terms * kl_weight).sum(1)
+        beta = cfg.beta
+        return {"loss": (rec + beta * kl).mean(), "reconstruction": rec.mean(), "kl": kl.mean(),
+                "elbo": -(rec + kl_divergence(mu, logvar)).mean()}
+
+    def training_step(self, batch, batch_idx):
+        out = self.losses(batch)
+        loss = out["loss"]
+        if not torch.isfinite(loss):
+            step = self.global_step
+            if self.cfg.on_nonfinite == "skip":
+                self.log("train/skipped_nonfinite", 1.0)
+                return None  # Lightning skips the optimiser step
+            raise NonFiniteLossError(
+                f"non-finite loss ({loss.item()}) at step {step}; weights were not updated. "
+                f"Resume from the last good checkpoint ({CHECKPOINT_DIR}/{LAST_CHECKPOINT}) with a lower --lr, "
+                "or pass --on-nonfinite skip to drop such batches."
+            )
+        n = batch["images"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=n)
+        self.log("train/reconstruction", out["reconstruction"], batch_size=n)
+        self.log("train/kl", out["kl"], batch_size=n)
+        self.log("train/elbo", out["elbo"], batch_size=n)
+        return loss
+
+    def configure_optimizers(self):
+        if self.cfg.optimizer == "adam":
+            return torch.optim.Adam(self.parameters(), lr=self.cfg.lr, betas=(0.9, 0.99))
+        return torch.optim.RMSprop(self.parameters(), lr=self.cfg.lr)
+
+    def on_save_checkpoint(self, checkpoint) -> None:
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint) -> None:
+        if "torch_rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
+
+
+def data_mode(method: str) -> str:
+    return {"dcign": "one_factor", "ada-gvae": "pairs"}.get(method, "random")
+
+
+def make_dataset(cfg: TrainConfig, start_step: int = 0, split: str = "train") -> RenderedSteps:
+    engine = EngineConfig(cfg.dataset, cfg.image_size, cfg.data_seed, cfg.num_train_identities, cfg.num_test_identities)
+    return RenderedSteps(engine, cfg.batch_size, cfg.groups_per_step, cfg.batch_weights, data_mode(cfg.method),
+                         seed=cfg.seed, start_step=start_step, split=split)
+
+
+def last_checkpoint(run_dir: Path) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR / LAST_CHECKPOINT
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks=(), accelerator: str = "auto",
+          devices="auto", num_nodes: int = 1, precision: str = "32-true", progress: bool = True) -> DisentanglingVAE:
+    """Train (or resume) a run in ``run_dir``; returns the trained module.
+
+    ``run_dir/config.json`` is written first; with ``resume`` it must match ``cfg`` in every
+    field except ``steps`` (which may grow).
+
+    Raises:
+        ValueError: resuming a run without a checkpoint, or with a different config.
+        NonFiniteLossError: the loss became NaN/inf (with on_nonfinite='stop').
+    """
+    run_dir = Path(run_dir)
+    start_step, ckpt = 0, None
+    if resume:
+        ckpt = last_checkpoint(run_dir)
+        if not ckpt.is_file():
+            raise ValueError(f"cannot resume: {ckpt} does not exist (train without --resume to start a new run)")
+        start_step = int(load_checkpoint_file(ckpt)["global_step"])
+    atomic_write_text = atomic_write_json  # config as JSON, atomically
+    atomic_write_text(run_dir / "config.json", json.loads(cfg.to_json()))
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = DisentanglingVAE(json.loads(cfg.to_json()))
+    loader = make_loader(make_dataset(cfg, start_step), cfg.num_workers)
+    checkpoint = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, filename="step{step:07d}", auto_insert_metric_name=False,
+                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True)
+    trainer = L.Trainer(
+        default_root_dir=run_dir, max_steps=cfg.steps, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
+        precision=precision, logger=TensorBoardLogger(run_dir, name="logs", version=""),
+        callbacks=[checkpoint, *( [TQDMProgressBar(refresh_rate=10)] if progress else []), *callbacks],
+        plugins=[AtomicCheckpointIO()], enable_progress_bar=progress, enable_model_summary=False,
+        log_every_n_steps=10, num_sanity_val_steps=0, deterministic=False, limit_val_batches=0,
+    )
+    trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt) if ckpt else None)
+    trainer.save_checkpoint(last_checkpoint(run_dir))
+    return module

@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from dcign.model import DCIGN, PRESETS, get_preset, kl_divergence, reconstruction_loss
+
+
+def test_paper_preset_matches_fig1():
+    net = DCIGN(get_preset("paper-150"))
+    shapes = []
+    x = torch.zeros(1, 1, 150, 150)
+    for layer in net.encoder.features:
+        x = layer(x)
+        if isinstance(layer, torch.nn.MaxPool2d):
+            shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(96, 73, 73), (64, 34, 34), (32, 15, 15)]
+    assert net.encoder.mu.in_features == 7200 and net.encoder.mu.out_features == 200
+    sizes = []
+    y = torch.relu(net.decoder.fc(torch.zeros(1, 200))).view(1, 32, 15, 15)
+    for layer in net.decoder.deconv:
+        y = layer(y)
+        if isinstance(layer, torch.nn.Conv2d):
+            sizes.append(tuple(y.shape[1:]))
+    assert sizes == [(32, 24, 24), (64, 42, 42), (96, 78, 78), (1, 150, 150)]
+
+
+def test_reference_preset_widths():
+    net = DCIGN(get_preset("reference-150"))
+    assert net.encoder.mu.in_features == 5400
+    convs = [m.out_channels for m in net.decoder.deconv if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [48, 96, 96, 1]
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_round_trip(name):
+    p = get_preset(name)
+    net = DCIGN(p)
+    x = torch.rand(2, 1, p.image_size, p.image_size)
+    mu, logvar = net.encode(x)
+    assert mu.shape == logvar.shape == (2, 200)
+    y = net.decode(mu)
+    assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+
+
+def test_losses():
+    logits = torch.zeros(3, 1, 4, 4)
+    target = torch.full((3, 1, 4, 4), 0.5)
+    torch.testing.assert_close(reconstruction_loss(logits, target), torch.full((3,), 16 * torch.log(torch.tensor(2.0)).item()))
+    assert torch.all(kl_divergence(torch.zeros(2, 5), torch.zeros(2, 5)) == 0)
+    torch.testing.assert_close(kl_divergence(torch.ones(1, 2), torch.zeros(1, 2)), torch.tensor([1.0]))
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="unknown preset"):
+        get_preset("huge")
