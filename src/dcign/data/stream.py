@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from ..factors import FACTORS, Factors, OneFactorBatchSampler
 from .engine import EngineConfig, SceneEngine
 
-MODES = ("one_factor", "random")
+MODES = ("one_factor", "random", "pairs")
 
 
 class RenderedSteps(IterableDataset):
@@ -31,8 +31,10 @@ class RenderedSteps(IterableDataset):
         batch_size: images per one-factor group (paper: 20).
         groups_per_step: one-factor groups stacked into one step.
         weights: batch-type weights (default 1:1:1:10, paper §3.2).
-        mode: 'one_factor' (DC-IGN) or 'random' (every factor drawn independently per
-            image; the entangled baseline's data, paper §4.1.1).
+        mode: 'one_factor' (DC-IGN), 'random' (every factor drawn independently per
+            image; the entangled baseline's data, paper §4.1.1) or 'pairs' (Ada-GVAE's weak
+            supervision, Locatello et al. 2020: image i of the first half and image i of the
+            second half share all factors but k, k uniform in 1..3, unknown to the model).
         seed: seeds the stream (not the identity table; that is ``engine.seed``).
         start_step: first step to produce (for resuming).
         split: 'train' or 'test' identities.
@@ -42,7 +44,7 @@ class RenderedSteps(IterableDataset):
         angles: (N, 3) float32 degrees (azimuth, elevation, light_azimuth);
         identity: (N,) int64 identity indices;
         varied: (groups_per_step,) int64 index into :data:`dcign.factors.FACTORS`
-            (-1 for 'random' steps);
+            (-1 for 'random' and 'pairs' steps);
         step: int.
     """
 
@@ -75,8 +77,24 @@ class RenderedSteps(IterableDataset):
         if self.mode == "random":
             rng = np.random.default_rng([self.seed, step, 7])
             return engine.space.sample(rng, self.batch_size * self.groups, self.split), [-1] * self.groups
+        if self.mode == "pairs":
+            return self.pair_factors(engine, np.random.default_rng([self.seed, step, 11])), [-1] * self.groups
         groups = [sampler[step * self.groups + g] for g in range(self.groups)]
         return Factors.concatenate([f for f, _ in groups]), [FACTORS.index(v) for _, v in groups]
+
+    def pair_factors(self, engine: SceneEngine, rng: np.random.Generator) -> Factors:
+        """N/2 pairs (first half, second half) that differ in k random factors, k in 1..3."""
+        n = self.batch_size * self.groups // 2
+        if n < 1:
+            raise ValueError("pairs mode needs at least 2 images per step")
+        first = engine.space.sample(rng, n, self.split)
+        fresh = engine.space.sample(rng, n, self.split)
+        second = {name: first[name].copy() for name in FACTORS}
+        for i in range(n):
+            k = rng.integers(1, len(FACTORS))
+            for name in rng.choice(FACTORS, size=k, replace=False):
+                second[name][i] = fresh[name][i]
+        return Factors.concatenate([first, Factors(**second)])
 
     def __iter__(self):
         info = get_worker_info()

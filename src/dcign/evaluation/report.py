@@ -117,7 +117,8 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
     out_dir = run_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     progress("choosing factor latents")
-    latent_of = factor_latents(net.encode, engine, cfg.latent_layout, cfg.method)
+    saved = meta.get("latent_of")  # chosen at export time; the angle maps belong to these latents
+    latent_of = {f: int(k) for f, k in saved.items()} if saved else factor_latents(net.encode, engine, cfg.latent_layout, cfg.method)
     angle_maps = meta.get("angle_maps") or fit_angle_maps(net.encode, engine, latent_of)
     progress("Fig. 6 sweeps")
     f6 = fig6(net, engine, latent_of, n_identities, n_values, out_dir)
