@@ -163,9 +163,9 @@ def train(
             if not saved.is_file():
                 raise UsageError(f"cannot resume: {saved} does not exist (train without --resume to start a run)")
             base = TrainConfig.load(saved)
-            changed = sorted(k for k, v in overrides.items() if k not in ("steps", "num_workers") and getattr(base, k) != v)
+            changed = sorted(k for k, v in overrides.items() if k not in ("steps", "num_workers", "on_nonfinite") and getattr(base, k) != v)
             if changed or config is not None:
-                raise UsageError(f"--resume keeps the run's saved config; only --steps and --workers may change (got {changed or ['--config']})")
+                raise UsageError(f"--resume keeps the run's saved config; only --steps, --workers and --on-nonfinite may change (got {changed or ['--config']})")
             cfg = TrainConfig.from_dict({**json.loads(base.to_json()), **overrides})
         else:
             base = TrainConfig.load(config).to_json() if config else TrainConfig().to_json()
@@ -186,6 +186,8 @@ def _train_and_export(cfg, out: Path, resume: bool, accelerator, devices, num_no
                          devices=int(devices) if devices.isdigit() else devices, num_nodes=num_nodes, precision=precision)
     except (NonFiniteLossError, ValueError) as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the run in {out}: {exc.strerror or exc}")
     typer.echo(f"model written to {out / 'model.safetensors'} (+ model.json)")
 
 
@@ -194,19 +196,24 @@ def evaluate(
     run_dir: Path = typer.Argument(..., help="A trained run folder."),
     identities: int = typer.Option(20, help="Test identities per Fig. 6 sweep."),
     values: int = typer.Option(19, help="Angles per sweep."),
+    metrics: bool = typer.Option(True, help="Add the disentanglement metrics (beta-VAE, FactorVAE, MIG, DCI, SAP, modularity; ~1 min on 2 cores)."),
 ):
-    """Evaluate on test identities; write RUN_DIR/report (Fig. 6, traversals, reconstructions, metrics.json)."""
+    """Evaluate on test identities; write RUN_DIR/report (Fig. 6, traversals, reconstructions, metrics, metrics.json)."""
     from .evaluation.report import evaluate as run_evaluate
 
     if values < 2:
         fail(f"--values must be >= 2, got {values}")
     try:
-        metrics = run_evaluate(run_dir, identities, values, progress=lambda m: typer.echo(f"  {m}", err=True))
+        result = run_evaluate(run_dir, identities, values, progress=lambda m: typer.echo(f"  {m}", err=True), metrics=metrics)
     except ValueError as exc:
         fail(str(exc))
-    for f, r in metrics["fig6"].items():
+    except OSError as exc:
+        fail(f"cannot write the report in {run_dir}: {exc.strerror or exc}")
+    for f, r in result["fig6"].items():
         typer.echo(f"{f:14s} Spearman {r['spearman']:+.3f}  Pearson {r['pearson']:+.3f}")
-    typer.echo(f"test MSE per pixel {metrics['test_mse']:.5f}")
+    typer.echo(f"test MSE per pixel {result['test_mse']:.5f}")
+    if "disentanglement" in result:
+        typer.echo("metrics " + "  ".join(f"{k} {v:.3f}" for k, v in result["disentanglement"]["headline"].items()))
     typer.echo(f"report: {Path(run_dir) / 'report' / 'report.md'}")
 
 
@@ -261,6 +268,26 @@ def render(
 
 
 @app.command()
+def compare(
+    run_dirs: list[Path] = typer.Argument(..., help="Evaluated run folders (each with report/metrics.json)."),
+    out: Path = typer.Option(Path("runs/compare"), help="Folder for compare.md, compare.json and compare.png."),
+):
+    """Table and plot of Fig. 6 correlations, test MSE and disentanglement metrics across runs."""
+    from .evaluation.compare import compare_runs
+    from .io import check_writable_dir
+
+    try:
+        check_writable_dir(out)
+        compare_runs(run_dirs, out)
+    except ValueError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write in {out}: {exc.strerror or exc}")
+    typer.echo((out / "compare.md").read_text())
+    typer.echo(f"written: {out / 'compare.md'}, compare.json, compare.png")
+
+
+@app.command()
 def reproduce(
     out: Path = typer.Option(Path("runs/reproduce"), help="Folder for the three runs, figures, report.md and results.json."),
     full: bool = typer.Option(False, help="Paper scale (150 px, paper-150 preset; meant for a GPU)."),
@@ -277,6 +304,8 @@ def reproduce(
         results = run_reproduce(out, full=full, steps=steps, progress=typer.echo, accelerator=accelerator)
     except (NonFiniteLossError, ValueError) as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write in {out}: {exc.strerror or exc}")
     nv = results.get("novel_view_mse", {})
     for model in ("dcign", "baseline"):
         if model in nv:

@@ -14,6 +14,20 @@ from .model import PRESETS
 METHODS = ("dcign", "baseline", "beta-vae", "ada-gvae")
 OPTIMIZERS = ("adam", "rmsprop")
 CLAMP_TARGETS = ("z", "params")
+MAX_SEED = 2**32 - 1  # numpy's and Lightning's seed range
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_finite_number(v) -> bool:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def default_layout() -> dict[str, list[int]]:
@@ -86,6 +100,9 @@ class TrainConfig:
         def bad(msg):
             raise ValueError(msg)
 
+        for name in ("method", "dataset", "preset", "clamp_reference", "clamp_target", "optimizer", "on_nonfinite"):
+            if not isinstance(getattr(self, name), str):
+                bad(f"{name} must be a string, got {getattr(self, name)!r}")
         if self.method not in METHODS:
             bad(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.dataset not in DATASETS:
@@ -95,13 +112,19 @@ class TrainConfig:
         for name in ("latent_dim", "steps", "batch_size", "groups_per_step", "checkpoint_every", "eval_every",
                      "num_train_identities", "num_test_identities"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            if not _is_int(v) or v < 1:
                 bad(f"{name} must be a positive integer, got {v!r}")
-        if not isinstance(self.num_workers, int) or self.num_workers < 0:
+        if not _is_int(self.num_workers) or self.num_workers < 0:
             bad(f"num_workers must be an integer >= 0, got {self.num_workers!r}")
+        for name in ("seed", "data_seed"):
+            v = getattr(self, name)
+            if not _is_int(v) or not 0 <= v <= MAX_SEED:
+                bad(f"{name} must be an integer in 0..{MAX_SEED}, got {v!r}")
+        if not isinstance(self.kl_on_clamped, bool):
+            bad(f"kl_on_clamped must be true or false, got {self.kl_on_clamped!r}")
         for name in ("invariance_lambda", "beta", "lr"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+            if not _is_finite_number(v) or v < 0:
                 bad(f"{name} must be a finite number >= 0, got {v!r}")
         if self.lr <= 0:
             bad(f"lr must be > 0, got {self.lr}")
@@ -113,12 +136,16 @@ class TrainConfig:
             bad(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.on_nonfinite not in ("stop", "skip"):
             bad(f"on_nonfinite must be 'stop' or 'skip', got {self.on_nonfinite!r}")
+        if not isinstance(self.batch_weights, dict) or not all(_is_finite_number(v) for v in self.batch_weights.values()):
+            bad(f"batch_weights must map factor names to finite numbers, got {self.batch_weights!r}")
         normalise_weights(self.batch_weights)
+        if not isinstance(self.latent_layout, dict):
+            bad(f"latent_layout must map factor names to lists of latent indices, got {self.latent_layout!r}")
         used: set[int] = set()
         for factor, idx in self.latent_layout.items():
             if factor not in FACTORS or factor == "identity":
                 bad(f"latent_layout names {factor!r}; use azimuth, elevation or light_azimuth (identity takes the rest)")
-            if not idx or any(not isinstance(i, int) or not 0 <= i < self.latent_dim for i in idx):
+            if not isinstance(idx, list) or not idx or any(not _is_int(i) or not 0 <= i < self.latent_dim for i in idx):
                 bad(f"latent_layout[{factor!r}] must list latent indices in 0..{self.latent_dim - 1}, got {idx!r}")
             if used & set(idx):
                 bad(f"latent_layout gives latent(s) {sorted(used & set(idx))} to two factors")
@@ -145,12 +172,12 @@ class TrainConfig:
         if not isinstance(data, dict):
             raise ValueError(f"a config must be a JSON object, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known, key=str)
         if unknown:
             raise ValueError(f"unknown config key(s) {unknown}; known keys: {', '.join(sorted(known))}")
         try:
             return cls(**data)
-        except TypeError as exc:
+        except (TypeError, AttributeError, OverflowError) as exc:  # a value of an unexpected type
             raise ValueError(f"bad config: {exc}") from exc
 
     @classmethod
@@ -166,6 +193,6 @@ class TrainConfig:
             raise ValueError(f"cannot read config {path}: {exc}") from exc
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge int literals, absurd nesting
             raise ValueError(f"config {path} is not valid JSON: {exc}") from exc
         return cls.from_dict(data)

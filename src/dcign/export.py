@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save
+from safetensors import safe_open
+from safetensors.torch import save
 
-from .config import TrainConfig
+from .config import TrainConfig, _is_finite_number
 from .io import MODEL_CONFIG, MODEL_FORMAT, MODEL_WEIGHTS, atomic_write_bytes, atomic_write_json
 from .model import DCIGN, get_preset
 
@@ -22,6 +23,9 @@ def export_model(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, angle_maps: 
     """Write ``run_dir/model.safetensors`` and ``run_dir/model.json`` atomically."""
     run_dir = Path(run_dir)
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"refusing to export non-finite weights (tensor {bad[0]} holds NaN or inf)")
     atomic_write_bytes(run_dir / MODEL_WEIGHTS, save(tensors))
     meta = {"format": MODEL_FORMAT, "config": json.loads(cfg.to_json()), "angle_maps": angle_maps or {}}
     meta.update(extra or {})
@@ -39,7 +43,7 @@ def read_model_json(run_dir: str | Path) -> dict:
         raise ValueError(f"{run_dir} holds no exported model ({MODEL_CONFIG} missing); train it first with `dcign train --out {run_dir}`")
     try:
         meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT or "config" not in meta:
         raise ValueError(f"{path} is not a dcign model description (expected format {MODEL_FORMAT!r})")
@@ -57,23 +61,59 @@ def load_model(run_dir: str | Path, map_location: str = "cpu") -> tuple[DCIGN, T
             architecture in model.json (the message names the first mismatch).
     """
     meta = read_model_json(run_dir)
-    cfg = TrainConfig.from_dict(meta["config"])
-    net = DCIGN(get_preset(cfg.preset, cfg.latent_dim))
+    mpath = Path(run_dir) / MODEL_CONFIG
+    try:
+        cfg = TrainConfig.from_dict(meta["config"])
+    except ValueError as exc:
+        raise ValueError(f"{mpath}: invalid config: {exc}") from exc
     path = Path(run_dir) / MODEL_WEIGHTS
     if not path.is_file():
         raise ValueError(f"{path} is missing; the run was not exported (train it to the end, or re-run `dcign train --resume`)")
+    with torch.device("meta"):  # shapes only: a tampered latent_dim must not allocate first
+        expected = {k: tuple(v.shape) for k, v in DCIGN(get_preset(cfg.preset, cfg.latent_dim)).state_dict().items()}
+    arch = f"preset {cfg.preset} with latent_dim {cfg.latent_dim} (from {MODEL_CONFIG})"
     try:
-        tensors = load_file(str(path), device=map_location)
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            names = set(f.keys())
+            missing, unexpected = sorted(set(expected) - names), sorted(names - set(expected))
+            if missing or unexpected:
+                raise _Mismatch(f"{path} does not match {arch}: missing tensors {missing[:3]}, unexpected {unexpected[:3]}")
+            for k, shape in expected.items():
+                found = tuple(f.get_slice(k).get_shape())
+                if found != shape:
+                    raise _Mismatch(f"{path}: tensor {k} has shape {found}, {arch} needs {shape}")
+            tensors = {k: f.get_tensor(k) for k in expected}
+    except _Mismatch:
+        raise
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
         raise ValueError(f"cannot read weights {path}: {exc}") from exc
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        raise ValueError(f"{path} does not match preset {cfg.preset}: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    for k, v in expected.items():
-        if tuple(tensors[k].shape) != tuple(v.shape):
-            raise ValueError(f"{path}: tensor {k} has shape {tuple(tensors[k].shape)}, preset {cfg.preset} needs {tuple(v.shape)}")
+    for k, v in tensors.items():
+        if not v.is_floating_point():
+            raise ValueError(f"{path}: tensor {k} has dtype {v.dtype}, expected floating-point weights")
+        if not torch.isfinite(v).all():
+            raise ValueError(f"{path}: tensor {k} holds NaN or inf values")
+    _check_angle_maps(meta, cfg, mpath)
+    net = DCIGN(get_preset(cfg.preset, cfg.latent_dim))
     net.load_state_dict(tensors)
-    net.eval()
+    net.to(map_location).eval()
     return net, cfg, meta
+
+
+class _Mismatch(ValueError):
+    pass
+
+
+def _check_angle_maps(meta: dict, cfg: TrainConfig, mpath: Path) -> None:
+    """Refuse angle maps that would fail later (bad latent index, malformed tables)."""
+    maps = meta.get("angle_maps", {})
+    if not isinstance(maps, dict):
+        raise ValueError(f"{mpath}: angle_maps must be an object, got {type(maps).__name__}")
+    for name, m in maps.items():
+        ok = isinstance(m, dict) and isinstance(m.get("latent_index"), int) and not isinstance(m.get("latent_index"), bool)
+        if not ok or not 0 <= m["latent_index"] < cfg.latent_dim:
+            raise ValueError(f"{mpath}: angle_maps[{name!r}] needs a latent_index in 0..{cfg.latent_dim - 1}")
+        deg, lat = m.get("degrees"), m.get("latent")
+        if (not isinstance(deg, list) or not isinstance(lat, list) or len(deg) < 2 or len(deg) != len(lat)
+                or not all(_is_finite_number(v) for v in deg + lat)
+                or any(b <= a for a, b in zip(deg, deg[1:]))):
+            raise ValueError(f"{mpath}: angle_maps[{name!r}] needs equal-length lists 'degrees' (increasing) and 'latent' of finite numbers")

@@ -111,12 +111,11 @@ def train_run(cfg: TrainConfig, run_dir: str | Path, progress=print, accelerator
     """
     from .io import MODEL_CONFIG
     from .runs import train_and_export
-    from .training import last_checkpoint
 
     run_dir = Path(run_dir)
     if (run_dir / MODEL_CONFIG).is_file():
         return "skipped"
-    resume = last_checkpoint(run_dir).is_file()
+    resume = (run_dir / "config.json").is_file()  # train(resume=True) copes with a run killed before its first checkpoint
     if resume:
         saved = run_dir / "config.json"
         if saved.is_file():

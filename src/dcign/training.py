@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import lightning as L
@@ -140,19 +141,35 @@ class DisentanglingVAE(L.LightningModule):
         return {"loss": (rec + beta * kl).mean(), "reconstruction": rec.mean(), "kl": kl.mean(),
                 "elbo": -(rec + kl_divergence(mu, logvar)).mean()}
 
+    def _last_good_checkpoint(self) -> str:
+        """'PATH (step N)' of the newest checkpoint written, or a note that there is none."""
+        cb = self._trainer.checkpoint_callback if self._trainer is not None else None
+        dirpath = getattr(cb, "dirpath", None)
+        if dirpath:
+            try:
+                found = newest_checkpoint(Path(dirpath))
+            except ValueError as exc:
+                return f"unknown ({exc})"
+            if found is not None:
+                return f"{found[0]} (step {found[1]})"
+        return "none yet (the run stopped before its first checkpoint)"
+
+    def _nonfinite(self, what: str, done: str = "weights were not updated") -> None:
+        """Stop with a message naming the step and the last good checkpoint."""
+        raise NonFiniteLossError(
+            f"{what} at step {self.global_step + 1} (after {self.global_step} completed steps); {done}. "
+            f"Last good checkpoint: {self._last_good_checkpoint()}. "
+            "Lower the learning rate, or set on_nonfinite='skip' (--on-nonfinite skip) to drop such batches."
+        )
+
     def training_step(self, batch, batch_idx):
         out = self.losses(batch)
         loss = out["loss"]
         if not torch.isfinite(loss):
-            step = self.global_step
             if self.cfg.on_nonfinite == "skip":
                 self.log("train/skipped_nonfinite", 1.0)
-                return None  # Lightning skips the optimiser step
-            raise NonFiniteLossError(
-                f"non-finite loss ({loss.item()}) at step {step}; weights were not updated. "
-                f"Resume from the last good checkpoint ({CHECKPOINT_DIR}/{LAST_CHECKPOINT}) with a lower --lr, "
-                "or pass --on-nonfinite skip to drop such batches."
-            )
+                return None  # Lightning skips backward and the parameters get no gradient
+            self._nonfinite(f"non-finite loss ({loss.item()})")
         n = batch["images"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=n)
         self.log("train/reconstruction", out["reconstruction"], batch_size=n)
@@ -165,12 +182,43 @@ class DisentanglingVAE(L.LightningModule):
             return torch.optim.Adam(self.parameters(), lr=self.cfg.lr, betas=(0.9, 0.99))
         return torch.optim.RMSprop(self.parameters(), lr=self.cfg.lr)
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # A finite loss can still overflow to inf gradients, which Adam turns into NaN weights.
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+            if self.cfg.on_nonfinite == "skip":
+                self.log("train/skipped_nonfinite", 1.0)
+                for p in self.parameters():
+                    p.grad = None  # the optimiser leaves parameters without gradient alone
+                return
+            self._nonfinite("non-finite gradient")
+
     def on_save_checkpoint(self, checkpoint) -> None:
+        bad = [k for k, v in checkpoint["state_dict"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:  # never write NaN weights (the checks above should make this unreachable)
+            self._nonfinite(f"non-finite weights ({bad[0]})", "the checkpoint was not written")
+        pending = getattr(self, "_pending_rng", None)
+        if pending:  # restored but no step taken yet (e.g. resuming a finished run): keep that state
+            checkpoint.update(pending)
+            return
         checkpoint["torch_rng_state"] = torch.get_rng_state()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            checkpoint["cuda_rng_state"] = torch.cuda.get_rng_state_all()
 
     def on_load_checkpoint(self, checkpoint) -> None:
-        if "torch_rng_state" in checkpoint:
-            torch.set_rng_state(checkpoint["torch_rng_state"])
+        # Applied at the first training batch, not here: Lightning builds the DataLoader iterator
+        # after restoring, and that draws a base seed from the global torch RNG, which would
+        # shift the sampling noise of a resumed run against an uninterrupted one.
+        self._pending_rng = {k: checkpoint[k] for k in ("torch_rng_state", "cuda_rng_state") if k in checkpoint}
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        pending = getattr(self, "_pending_rng", None)
+        if pending:
+            if "torch_rng_state" in pending:
+                torch.set_rng_state(pending["torch_rng_state"])
+            if "cuda_rng_state" in pending and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(pending["cuda_rng_state"])
+        self._pending_rng = None
 
 
 def data_mode(method: str) -> str:
@@ -187,31 +235,90 @@ def last_checkpoint(run_dir: Path) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / LAST_CHECKPOINT
 
 
+def remove_temp_files(folder: Path) -> list[Path]:
+    """Delete the ``.NAME.XXXX.tmp`` files a killed atomic write leaves behind; returns them."""
+    removed = []
+    if Path(folder).is_dir():
+        for f in Path(folder).glob(".*.tmp"):
+            if f.is_file():
+                f.unlink(missing_ok=True)
+                removed.append(f)
+    return removed
+
+
+def newest_checkpoint(folder: Path) -> tuple[Path, int] | None:
+    """The checkpoint in ``folder`` with the most completed steps, and its step (None if none).
+
+    ``last.ckpt`` is preferred on ties.  A run killed between writing ``stepN.ckpt`` and
+    ``last.ckpt`` thus resumes from step N.  Checkpoints are written atomically, so one that
+    does not load was damaged or tampered with: that raises ValueError rather than being
+    skipped (which would silently restart the run).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    def claimed(p: Path) -> int:  # step from the file name, to try the newest first
+        m = re.match(r"step(\d+)", p.name)
+        return int(m.group(1)) if m else -1
+    candidates = sorted((p for p in folder.glob("*.ckpt") if p.is_file() and p.name != LAST_CHECKPOINT),
+                        key=claimed, reverse=True)
+    if (folder / LAST_CHECKPOINT).is_file():
+        candidates.insert(0, folder / LAST_CHECKPOINT)
+    best = None
+    for p in candidates:
+        if best is not None and p.name != LAST_CHECKPOINT and 0 <= claimed(p) <= best[1]:
+            continue
+        try:
+            step = int(load_checkpoint_file(p)["global_step"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"checkpoint {p} holds no global_step; it is not a dcign training checkpoint") from exc
+        if best is None or step > best[1]:
+            best = (p, step)
+    return best
+
+
+RESUME_MAY_CHANGE = ("steps", "num_workers", "on_nonfinite")
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks=(), accelerator: str = "auto",
           devices="auto", num_nodes: int = 1, precision: str = "32-true", progress: bool = True) -> DisentanglingVAE:
     """Train (or resume) a run in ``run_dir``; returns the trained module.
 
     ``run_dir/config.json`` is written first; with ``resume`` it must match ``cfg`` in every
-    field except ``steps`` (which may grow).
+    field except ``steps`` (which may grow), ``num_workers`` and ``on_nonfinite``.  Resuming
+    continues from the newest checkpoint that loads (from step 0 if the run was killed before
+    its first one) and deletes temporary files left by killed writes.  The same config and
+    seed give bitwise-identical weights on the same machine (CPU), resumed or not.
 
     Raises:
-        ValueError: resuming a run without a checkpoint, or with a different config.
+        ValueError: resuming a folder without config.json, or with a different config.
         NonFiniteLossError: the loss became NaN/inf (with on_nonfinite='stop').
     """
     run_dir = Path(run_dir)
     start_step, ckpt = 0, None
     if resume:
-        ckpt = last_checkpoint(run_dir)
-        if not ckpt.is_file():
-            raise ValueError(f"cannot resume: {ckpt} does not exist (train without --resume to start a new run)")
-        start_step = int(load_checkpoint_file(ckpt)["global_step"])
+        saved = run_dir / "config.json"
+        if not saved.is_file():
+            raise ValueError(f"cannot resume: {saved} does not exist (train without --resume to start a new run)")
+        old = json.loads(TrainConfig.load(saved).to_json())
+        new = json.loads(cfg.to_json())
+        changed = sorted(k for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k])
+        if changed:
+            raise ValueError(f"cannot resume {run_dir} with a different config: {', '.join(changed)} differ from its config.json")
+        found = newest_checkpoint(run_dir / CHECKPOINT_DIR)  # raises on a damaged/tampered checkpoint
+        for folder in (run_dir, run_dir / CHECKPOINT_DIR):
+            remove_temp_files(folder)  # left by a write that was killed; the renamed files are whole
+        if found is not None:
+            ckpt, start_step = found
+        # else: killed before the first checkpoint; the run restarts from step 0 (same stream, same result)
     atomic_write_text = atomic_write_json  # config as JSON, atomically
     atomic_write_text(run_dir / "config.json", json.loads(cfg.to_json()))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = DisentanglingVAE(json.loads(cfg.to_json()))
     loader = make_loader(make_dataset(cfg, start_step), cfg.num_workers)
     checkpoint = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, filename="step{step:07d}", auto_insert_metric_name=False,
-                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True)
+                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
+                                 enable_version_counter=False)  # always overwrite: resume reads last.ckpt
     trainer = L.Trainer(
         default_root_dir=run_dir, max_steps=cfg.steps, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
         precision=precision, logger=TensorBoardLogger(run_dir, name="logs", version=""),

@@ -12,6 +12,16 @@ from pathlib import Path
 import numpy as np
 
 
+class _Refused(ValueError):
+    """A readable image this model cannot take (size or pixel mode); its message is final."""
+
+
+def _line(exc: BaseException) -> str:
+    """The first line of an error message (CLI errors are one line)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load_image(path: str | Path, size: int) -> np.ndarray:
     """Load one image as (1, 1, size, size) float32 in [0, 1].
 
@@ -28,22 +38,39 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
         raise ValueError(f"image {path} is empty")
     try:
         with Image.open(path) as im:
+            if im.size != (size, size):  # refuse before decoding (a small file can hold a huge image)
+                w, h = im.size
+                raise _Refused(
+                    f"image {path} is {w}x{h} pixels; this model needs {size}x{size} "
+                    "(crop or resize it first, keeping the object centred on a white background)"
+                )
             im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(white, im)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im, dtype=np.float64)
-                arr = arr / (65535.0 if arr.max() > 255 else 255.0)
-            elif im.mode == "F":
-                arr = np.asarray(im, dtype=np.float64)
-            else:
-                arr = np.asarray(im.convert("L"), dtype=np.float64) / 255.0
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from exc
+            mode = im.mode
+            try:
+                if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+                    im = im.convert("RGBA")
+                    white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                    im = Image.alpha_composite(white, im)
+                if im.mode.startswith("I;16"):  # 16-bit grey: full scale is 65535, however dark the image
+                    arr = np.asarray(im, dtype=np.float64) / 65535.0
+                elif im.mode == "I":
+                    arr = np.asarray(im, dtype=np.float64)
+                    arr = arr / (65535.0 if arr.max() > 255 else 255.0)
+                elif im.mode == "F":
+                    arr = np.asarray(im, dtype=np.float64)
+                else:
+                    arr = np.asarray(im.convert("L"), dtype=np.float64) / 255.0
+            except ValueError as exc:  # Pillow has no conversion for this mode (e.g. LAB TIFF)
+                raise _Refused(f"image {path} has pixel mode {mode!r}, which cannot be converted to grey "
+                                 f"({_line(exc)}); save it as a grey or RGB PNG") from exc
+    except _Refused:
+        raise
     except Image.DecompressionBombError as exc:
-        raise ValueError(f"image {path} is too large to open safely: {exc}") from exc
+        raise ValueError(f"image {path} is too large to open safely: {_line(exc)}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(f"cannot read image {path}: {_line(exc)}") from exc
+    except Exception as exc:  # Pillow's decoders raise many types on malformed data (EOFError, struct.error, ...)
+        raise ValueError(f"cannot read image {path}: {type(exc).__name__}: {_line(exc)}") from exc
     if arr.ndim != 2:
         raise ValueError(f"image {path} has an unsupported layout {arr.shape}")
     if arr.shape != (size, size):
