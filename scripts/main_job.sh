@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR=${1:-runs/faces-small64}
 STEPS=${DCIGN_STEPS:-2500}
+# The CPU budget (about 15 minutes of training on 2 cores) is short, so the main job uses
+# Adam at 1e-3 instead of the paper's 5e-4: measured here, it reaches the same Fig. 6
+# correlations in fewer steps (elevation is the slowest factor to disentangle).
+LR=${DCIGN_LR:-1e-3}
 
 if [ -e "$RUN_DIR/model.json" ]; then
   echo "$RUN_DIR already holds a trained model; evaluating it again (pass another RUN_DIR to train anew)."
@@ -18,7 +22,7 @@ else
     python3 -m dcign train --out "$RUN_DIR" --resume --steps "$STEPS"
   else
     echo "== training a DC-IGN on rendered faces: $STEPS steps =="
-    python3 -m dcign train --dataset faces --preset small-64 --steps "$STEPS" --out "$RUN_DIR"
+    python3 -m dcign train --dataset faces --preset small-64 --steps "$STEPS" --lr "$LR" --out "$RUN_DIR"
   fi
 fi
 echo "== evaluating on test identities =="

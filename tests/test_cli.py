@@ -75,7 +75,7 @@ def test_resume_extends_a_run(run_dir):
 
 
 def test_evaluate_writes_report(run_dir):
-    proc = dcign("evaluate", run_dir, "--identities", "3", "--values", "5")
+    proc = dcign("evaluate", run_dir, "--identities", "3", "--values", "5", "--no-metrics")
     report = run_dir / "report"
     metrics = json.loads((report / "metrics.json").read_text())
     assert set(metrics["fig6"]) == {"azimuth", "elevation", "light_azimuth"}

@@ -131,7 +131,7 @@ def test_reproduce_wiring(tmp_path):
     assert run_configs(full=True)["faces-dcign"].preset == "paper-150"
     tiny = {"batch_size": 4, "groups_per_step": 1, "num_workers": 0, "num_test_identities": 10}
     kw = dict(overrides=tiny, accelerator="cpu", eval_identities=2, eval_values=4, novel_view_identities=2,
-              novel_view_angles=3, progress_bar=False, progress=lambda m: None)
+              novel_view_angles=3, progress_bar=False, progress=lambda m: None, with_metrics=False)
     out = reproduce(tmp_path, steps=3, **kw)
     saved = json.loads((tmp_path / "results.json").read_text())
     for key in ("dcign", "baseline"):

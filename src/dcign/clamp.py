@@ -10,7 +10,9 @@ For a mini-batch in which only factor k varies, with active latent group G_k:
   the mean", scaled by lambda = 1/100), which pulls them toward the batch mean.
 
 This is written as one ``torch.autograd.Function`` so it reads next to the paper; the tests
-check its gradients against hand-computed values.
+check its gradients against hand-computed values.  The injected gradient is per image, so it
+is meant for an objective summed over the images of the batch (as the authors' Torch7 code
+summed its criteria); :mod:`dcign.training` does that.
 
 Variants of the authors' released Torch7 code are reachable through arguments:
 ``reference="first"`` clamps to the first sample instead of the mean, and clamping

@@ -137,9 +137,13 @@ class DisentanglingVAE(L.LightningModule):
         rec = reconstruction_loss(self.net.decoder(z), x)
         kl_terms = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
         kl = (kl_terms * kl_weight).sum(1)
-        beta = cfg.beta
-        return {"loss": (rec + beta * kl).mean(), "reconstruction": rec.mean(), "kl": kl.mean(),
-                "elbo": -(rec + kl_divergence(mu, logvar)).mean()}
+        # The objective is SUMMED over images, as in the authors' Torch7 code (criteria with
+        # sizeAverage = false): each image's latents then get an unscaled ELBO gradient, which
+        # is the scale the invariance-targeting gradient lambda * (z - mean) replaces (paper
+        # §3.1).  Adam and RMSprop are invariant to the overall scale of the loss.
+        per_image = rec + cfg.beta * kl
+        return {"loss": per_image.sum(), "loss_per_image": per_image.mean(), "reconstruction": rec.mean(),
+                "kl": kl.mean(), "elbo": -(rec + kl_divergence(mu, logvar)).mean()}
 
     def _last_good_checkpoint(self) -> str:
         """'PATH (step N)' of the newest checkpoint written, or a note that there is none."""
@@ -171,7 +175,7 @@ class DisentanglingVAE(L.LightningModule):
                 return None  # Lightning skips backward and the parameters get no gradient
             self._nonfinite(f"non-finite loss ({loss.item()})")
         n = batch["images"].shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=n)
+        self.log("train/loss", out["loss_per_image"], prog_bar=True, batch_size=n)
         self.log("train/reconstruction", out["reconstruction"], batch_size=n)
         self.log("train/kl", out["kl"], batch_size=n)
         self.log("train/elbo", out["elbo"], batch_size=n)
@@ -311,8 +315,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         if found is not None:
             ckpt, start_step = found
         # else: killed before the first checkpoint; the run restarts from step 0 (same stream, same result)
-    atomic_write_text = atomic_write_json  # config as JSON, atomically
-    atomic_write_text(run_dir / "config.json", json.loads(cfg.to_json()))
+    atomic_write_json(run_dir / "config.json", json.loads(cfg.to_json()))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = DisentanglingVAE(json.loads(cfg.to_json()))
     loader = make_loader(make_dataset(cfg, start_step), cfg.num_workers)
@@ -326,6 +329,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         plugins=[AtomicCheckpointIO()], enable_progress_bar=progress, enable_model_summary=False,
         log_every_n_steps=10, num_sanity_val_steps=0, deterministic=False, limit_val_batches=0,
     )
-    trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt) if ckpt else None)
+    trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
     trainer.save_checkpoint(last_checkpoint(run_dir))
     return module
