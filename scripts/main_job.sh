@@ -17,7 +17,7 @@ else
   echo "== installing dcign (CPU build of torch) =="
   python3 -m pip install --quiet "torch==2.13.0" || python3 -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
   python3 -m pip install --quiet -e ".[test]"
-  if [ -e "$RUN_DIR/checkpoints/last.ckpt" ]; then
+  if [ -e "$RUN_DIR/config.json" ]; then
     echo "== resuming the interrupted run in $RUN_DIR =="
     python3 -m dcign train --out "$RUN_DIR" --resume --steps "$STEPS"
   else
