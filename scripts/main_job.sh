@@ -27,4 +27,3 @@ else
 fi
 echo "== evaluating on test identities =="
 python3 -m dcign evaluate "$RUN_DIR"
-echo "Report: $RUN_DIR/report/report.md"

@@ -48,11 +48,13 @@ def data_sample(
     batch_size: int = typer.Option(20, "--batch-size", help="Images in the batch."),
     size: int = typer.Option(64, help="Image side in pixels: 64 or 150."),
     seed: int = typer.Option(0, help="Seed (same seed, same pixels)."),
-    out: Path = typer.Option(..., help="Output folder for batch.png and factors.json."),
+    split: str = typer.Option("train", help="Identities to draw from: train or test (never seen in training)."),
+    out: Path = typer.Option(..., help="Output folder for batch.png, factors.json and images/NNN.png."),
 ):
     """Render one batch in which only FACTOR varies; write DIR/batch.png and DIR/factors.json.
 
-    The grid is ordered by the varied factor (left to right, top to bottom)."""
+    The grid is ordered by the varied factor (left to right, top to bottom); each image is also
+    written alone as DIR/images/NNN.png, ready for `dcign render --image`."""
     from .data.engine import DATASETS, EngineConfig, SceneEngine
     from .factors import FACTORS
     from .io import atomic_write_json, check_writable_dir, save_png, tile
@@ -65,12 +67,14 @@ def data_sample(
         fail(f"--size must be 64 or 150 pixels, got {size}")
     if batch_size < 1:
         fail(f"--batch-size must be a positive integer, got {batch_size}")
+    if split not in ("train", "test"):
+        fail(f"--split must be train or test, got {split!r}")
     try:
         out = check_writable_dir(out)
         engine = SceneEngine(EngineConfig(dataset, size, seed))
         import numpy as np
 
-        factors = engine.space.one_factor_batch(np.random.default_rng(seed), factor, batch_size)
+        factors = engine.space.one_factor_batch(np.random.default_rng(seed), factor, batch_size, split)
         factors = factors.subset(np.argsort(factors[factor], kind="stable"))  # grid in the varied factor's order
         images = engine.render(factors)
     except ValueError as exc:
@@ -85,8 +89,10 @@ def data_sample(
             "identity_coefficients": [float(c) for c in engine.space.coefficients(factors.identity[i])],
             "varied": factor,
         })
+    for i in range(batch_size):
+        save_png(out / "images" / f"{i:03d}.png", images[i, 0])
     atomic_write_json(out / "factors.json", records)
-    typer.echo(f"wrote {out / 'batch.png'} and {out / 'factors.json'}")
+    typer.echo(f"wrote {out / 'batch.png'}, {out / 'factors.json'} and {batch_size} images in {out / 'images'}")
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -314,6 +320,17 @@ def reproduce(
 
 
 def main() -> None:
+    import warnings
+
+    # Keep the terminal readable: library notices that a user cannot act on.
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="lightning")
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    except ImportError:
+        pass
     try:
         app()
     except KeyboardInterrupt:

@@ -1,6 +1,6 @@
 """The DC-IGN network: convolutional encoder, 200-d graphics code, upsampling decoder.
 
-Presets (DESIGN.md §1.1; paper Fig. 1):
+Presets (paper Fig. 1 and the authors' released Torch7 code):
 
 * ``paper-150``: 1x150x150 input; encoder 3 x (valid conv 5x5 + ReLU + max-pool 2x2) with
   96/64/32 channels -> 32x15x15 = 7200 -> mu, log sigma^2 (200 each); decoder Linear

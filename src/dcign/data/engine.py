@@ -16,7 +16,7 @@ from ..factors import AngleRange, Factors, FactorSpace
 
 DATASETS = ("faces", "chairs")
 
-# Factor ranges in degrees (DESIGN.md §2).  Chairs turn all the way round.
+# Factor ranges in degrees (faces as in the paper's face renders; chairs turn all the way round).
 _RANGES = {
     "faces": {"azimuth": (-90.0, 90.0), "elevation": (-25.0, 25.0), "light_azimuth": (-80.0, 80.0)},
     "chairs": {"azimuth": (-180.0, 180.0), "elevation": (10.0, 30.0), "light_azimuth": (-80.0, 80.0)},

@@ -1,4 +1,4 @@
-"""Watch the pose and light latents while training (DESIGN.md §6: "watch the pose latents").
+"""Watch the pose and light latents while training (pose is the slowest part to disentangle).
 
 Every ``eval_every`` steps the encoder sees a small, fixed probe: 8 test identities, each
 sweeping one factor over 13 angles.  The Spearman r of each factor's latent is logged to

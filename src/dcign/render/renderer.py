@@ -168,34 +168,35 @@ class Renderer:
             count.append(m.triangles.size)
             offset += m.triangles.size
             base += m.num_vertices
-        vbo = self.ctx.buffer(np.concatenate(vertex_data).astype("f4").tobytes())
-        ibo = self.ctx.buffer(np.concatenate(index_data).astype("i4").tobytes())
-        vao = self.ctx.vertex_array(
-            self.program, [(vbo, "3f 3f 1f", "in_position", "in_normal", "in_albedo")], index_buffer=ibo, index_element_size=4
-        )
         rows = -(-b // GRID_COLUMNS)
-        draw_fbo, read_fbo = self._framebuffers(rows)
-        try:
-            draw_fbo.use()
-            draw_fbo.viewport = (0, 0, GRID_COLUMNS * self.size, rows * self.size)
-            self.ctx.clear(BACKGROUND, BACKGROUND, BACKGROUND, 1.0, depth=1.0)
-            self.ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
-            s = self.size
-            for i in range(b):
-                row, col = divmod(i, GRID_COLUMNS)
-                draw_fbo.viewport = (col * s, row * s, s, s)
-                rot = object_rotation(azimuth[i], elevation[i])
-                self.program["rotation"].write(rot.T.astype("f4").tobytes())  # GLSL is column-major
-                self.program["light_direction"].value = tuple(light_direction(light_azimuth[i]))
-                k = mesh_index[i]
-                vao.render(moderngl.TRIANGLES, vertices=count[k], first=first[k])
-            if draw_fbo is not read_fbo:
-                self.ctx.copy_framebuffer(read_fbo, draw_fbo)
-            raw = read_fbo.read(components=1, dtype="f1", viewport=(0, 0, GRID_COLUMNS * s, rows * s))
-        finally:
-            vao.release()
-            vbo.release()
-            ibo.release()
+        s = self.size
+        with self.ctx:  # make this context current: other GL contexts may exist in the process
+            vbo = self.ctx.buffer(np.concatenate(vertex_data).astype("f4").tobytes())
+            ibo = self.ctx.buffer(np.concatenate(index_data).astype("i4").tobytes())
+            vao = self.ctx.vertex_array(
+                self.program, [(vbo, "3f 3f 1f", "in_position", "in_normal", "in_albedo")], index_buffer=ibo, index_element_size=4
+            )
+            try:
+                draw_fbo, read_fbo = self._framebuffers(rows)
+                draw_fbo.use()
+                draw_fbo.scissor = None
+                draw_fbo.clear(BACKGROUND, BACKGROUND, BACKGROUND, 1.0, depth=1.0)
+                self.ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+                for i in range(b):
+                    row, col = divmod(i, GRID_COLUMNS)
+                    draw_fbo.viewport = (col * s, row * s, s, s)
+                    rot = object_rotation(azimuth[i], elevation[i])
+                    self.program["rotation"].write(rot.T.astype("f4").tobytes())  # GLSL is column-major
+                    self.program["light_direction"].value = tuple(light_direction(light_azimuth[i]))
+                    k = mesh_index[i]
+                    vao.render(moderngl.TRIANGLES, vertices=count[k], first=first[k])
+                if draw_fbo is not read_fbo:
+                    self.ctx.copy_framebuffer(read_fbo, draw_fbo)
+                raw = read_fbo.read(components=1, dtype="f1", viewport=(0, 0, GRID_COLUMNS * s, rows * s))
+            finally:
+                vao.release()
+                vbo.release()
+                ibo.release()
         grid = np.frombuffer(raw, dtype=np.uint8).reshape(rows * s, GRID_COLUMNS * s)  # bottom row first
         tiles = grid.reshape(rows, s, GRID_COLUMNS, s).transpose(0, 2, 1, 3).reshape(rows * GRID_COLUMNS, s, s)
         return (tiles[:b, ::-1].astype(np.float32) / 255.0)[:, None]
