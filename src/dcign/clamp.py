@@ -30,8 +30,8 @@ class ClampWithInvarianceTarget(torch.autograd.Function):
     """z_out = where(active, z, ref(z)); custom backward (paper §3.1).
 
     Inputs:
-        z: (B, D) latents of ONE one-factor group.
-        active: (D,) bool, True for the latents of the varied factor's group.
+        z: (B, D) latents of ONE one-factor group, or (G, B, D) for G groups at once.
+        active: (D,) bool, True for the latents of the varied factor's group, or (G, 1, D).
         lam: invariance-targeting strength lambda (paper: 0.01; 0 turns it off).
         reference: 'mean' (paper) or 'first' (authors' code).
 
@@ -45,7 +45,7 @@ class ClampWithInvarianceTarget(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, active: torch.Tensor, lam: float, reference: str) -> torch.Tensor:
-        ref = z.mean(dim=0, keepdim=True) if reference == "mean" else z[:1]
+        ref = z.mean(dim=-2, keepdim=True) if reference == "mean" else z[..., :1, :]
         ctx.save_for_backward(z, active)
         ctx.lam = float(lam)
         return torch.where(active, z, ref.expand_as(z))
@@ -53,7 +53,7 @@ class ClampWithInvarianceTarget(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         z, active = ctx.saved_tensors
-        invariance = ctx.lam * (z - z.mean(dim=0, keepdim=True))
+        invariance = ctx.lam * (z - z.mean(dim=-2, keepdim=True))
         return torch.where(active, grad_out, invariance), None, None, None
 
 
@@ -91,7 +91,12 @@ def clamp_groups(
     Returns:
         (G * group_size, D) clamped latents.
     """
-    if z.shape[0] != masks.shape[0] * group_size:
-        raise ValueError(f"{z.shape[0]} latents do not split into {masks.shape[0]} groups of {group_size}")
-    parts = z.split(group_size)
-    return torch.cat([clamp_group(p, m, lam, reference) for p, m in zip(parts, masks)])
+    if z.ndim != 2 or masks.ndim != 2 or z.shape[0] != masks.shape[0] * group_size or masks.shape[1] != z.shape[1]:
+        raise ValueError(f"{tuple(z.shape)} latents do not split into {masks.shape[0]} groups of {group_size}")
+    if lam < 0:
+        raise ValueError(f"invariance-targeting lambda must be >= 0, got {lam}")
+    if reference not in REFERENCES:
+        raise ValueError(f"unknown clamp reference {reference!r}; choose one of {', '.join(REFERENCES)}")
+    g, d = masks.shape
+    grouped = z.reshape(g, group_size, d)  # all groups in one call: (G, B, D) with masks (G, 1, D)
+    return ClampWithInvarianceTarget.apply(grouped, masks.bool()[:, None, :], lam, reference).reshape(z.shape)
