@@ -71,11 +71,15 @@ def clamp_group(z: torch.Tensor, active: torch.Tensor, lam: float = 0.01, refere
     """
     if z.ndim != 2 or active.shape != (z.shape[1],) or active.dtype != torch.bool:
         raise ValueError(f"clamp_group needs z (B, D) and a bool mask (D,), got {tuple(z.shape)} and {tuple(active.shape)}")
+    _check_options(lam, reference)
+    return ClampWithInvarianceTarget.apply(z, active, lam, reference)
+
+
+def _check_options(lam: float, reference: str) -> None:
     if lam < 0:
         raise ValueError(f"invariance-targeting lambda must be >= 0, got {lam}")
     if reference not in REFERENCES:
         raise ValueError(f"unknown clamp reference {reference!r}; choose one of {', '.join(REFERENCES)}")
-    return ClampWithInvarianceTarget.apply(z, active, lam, reference)
 
 
 def clamp_groups(
@@ -93,10 +97,7 @@ def clamp_groups(
     """
     if z.ndim != 2 or masks.ndim != 2 or z.shape[0] != masks.shape[0] * group_size or masks.shape[1] != z.shape[1]:
         raise ValueError(f"{tuple(z.shape)} latents do not split into {masks.shape[0]} groups of {group_size}")
-    if lam < 0:
-        raise ValueError(f"invariance-targeting lambda must be >= 0, got {lam}")
-    if reference not in REFERENCES:
-        raise ValueError(f"unknown clamp reference {reference!r}; choose one of {', '.join(REFERENCES)}")
+    _check_options(lam, reference)
     g, d = masks.shape
     grouped = z.reshape(g, group_size, d)  # all groups in one call: (G, B, D) with masks (G, 1, D)
     return ClampWithInvarianceTarget.apply(grouped, masks.bool()[:, None, :], lam, reference).reshape(z.shape)
