@@ -69,14 +69,16 @@ def data_sample(
         fail(f"--batch-size must be a positive integer, got {batch_size}")
     if split not in ("train", "test"):
         fail(f"--split must be train or test, got {split!r}")
+    if seed < 0:
+        fail(f"--seed must be >= 0, got {seed}")
     try:
-        out = check_writable_dir(out)
         engine = SceneEngine(EngineConfig(dataset, size, seed))
         import numpy as np
 
         factors = engine.space.one_factor_batch(np.random.default_rng(seed), factor, batch_size, split)
         factors = factors.subset(np.argsort(factors[factor], kind="stable"))  # grid in the varied factor's order
         images = engine.render(factors)
+        out = check_writable_dir(out)  # only once the arguments have proved good: nothing written otherwise
     except ValueError as exc:
         fail(str(exc))
     cols = min(10, batch_size)
@@ -279,10 +281,12 @@ def compare(
     out: Path = typer.Option(Path("runs/compare"), help="Folder for compare.md, compare.json and compare.png."),
 ):
     """Table and plot of Fig. 6 correlations, test MSE and disentanglement metrics across runs."""
-    from .evaluation.compare import compare_runs
+    from .evaluation.compare import compare_runs, load_run_metrics
     from .io import check_writable_dir
 
     try:
+        for run_dir in run_dirs:  # refuse a run without a report before creating --out
+            load_run_metrics(run_dir)
         check_writable_dir(out)
         compare_runs(run_dirs, out)
     except ValueError as exc:
