@@ -106,6 +106,15 @@ def test_identity_dci_extra_trees_high():
     assert 0.9 <= result["disentanglement"] <= 1.0 and 0.9 <= result["completeness"] <= 1.0
 
 
+def test_dci_parallel_fits_match_sequential():
+    # The per-factor classifiers run in other processes with n_jobs=2; each keeps its seed.
+    noisy = lambda x: x + np.random.RandomState(5).normal(0, 2.0, size=x.shape)  # noqa: E731
+    one = run("dci", noisy, n_jobs=1)
+    two = run("dci", noisy, n_jobs=2)
+    assert one["importance_matrix"] == two["importance_matrix"]
+    assert one["disentanglement"] == two["disentanglement"] < 0.99
+
+
 def test_identity_sap():
     # R^2 (continuous_factors=True): the own code explains its factor, the others nothing.
     assert 0.9 <= run("sap", identity, continuous_factors=True)["SAP_score"] <= 1.0

@@ -25,6 +25,10 @@ cheaper setting (:data:`EXTRA_TREES_PARAMS`: 10 extremely randomised trees
 that consider every code at each split), seconds even for 200 codes; its
 numbers are not comparable with published GBT ones, and the model used is
 written into the returned settings. Lowering ``num_train`` also helps.
+
+The per-factor classifiers are independent, so ``n_jobs`` fits them in parallel
+processes (joblib, as scikit-learn's own ``n_jobs``); every classifier keeps its
+pinned seed, so the scores do not depend on ``n_jobs``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier
 
@@ -67,6 +72,7 @@ def dci(
     batch_size: int = 100,
     model: str = "gbt",
     model_params: dict[str, Any] | None = None,
+    n_jobs: int | None = -1,
 ) -> dict[str, Any]:
     """DCI of a representation: samples train / test points, then :func:`dci_from_codes`.
 
@@ -81,6 +87,8 @@ def dci(
             ``"extra_trees"`` (fast, see the module docstring).
         model_params: keyword arguments overriding the model's defaults in :data:`MODELS`
             (for ``"gbt"``, e.g. ``{"n_estimators": 20}``).
+        n_jobs: processes fitting the per-factor classifiers (joblib convention: -1 = all
+            cores, None or 1 = in this process); does not change the scores.
 
     Returns:
         As :func:`dci_from_codes`, with the sampling settings added.
@@ -97,7 +105,7 @@ def dci(
     factors_train, codes_train = sample(*draw, num_train, random_state, batch_size)
     factors_test, codes_test = sample(*draw, num_test, random_state, batch_size)
     result = dci_from_codes(factors_train, codes_train, factors_test, codes_test, model, model_params,
-                            random_state=derive_seed(random_state))
+                            random_state=derive_seed(random_state), n_jobs=n_jobs)
     result["settings"].update(seed=seed, num_train=num_train, num_test=num_test,
                               sampling_batch_size=batch_size, num_factors=num_factors)
     return result
@@ -111,6 +119,7 @@ def dci_from_codes(
     model: str = "gbt",
     model_params: dict[str, Any] | None = None,
     random_state: int = 0,
+    n_jobs: int | None = -1,
 ) -> dict[str, Any]:
     """DCI from sampled factors ``(N, K)`` and codes ``(N, D)`` (train and test sets).
 
@@ -118,6 +127,7 @@ def dci_from_codes(
         model: ``"gbt"`` (default, the field's) or ``"extra_trees"`` (fast); see :data:`MODELS`.
         model_params: keyword arguments overriding the model's defaults.
         random_state: int seed pinning every classifier.
+        n_jobs: processes fitting the per-factor classifiers (see :func:`tree_importance`).
 
     Returns:
         ``{"disentanglement", "completeness", "informativeness_train",
@@ -134,7 +144,8 @@ def dci_from_codes(
     check_train_test(factors_train, codes_train, factors_test, codes_test)
     model_class, defaults = MODELS[model]
     estimator = model_class(**{**defaults, **(model_params or {}), "random_state": random_state})
-    importance, acc_train, acc_test = tree_importance(factors_train, codes_train, factors_test, codes_test, estimator)
+    importance, acc_train, acc_test = tree_importance(factors_train, codes_train, factors_test, codes_test, estimator,
+                                                     n_jobs=n_jobs)
     result = dci_from_importance(importance)
     result.update(
         informativeness_train=float(np.mean(acc_train)),
@@ -201,8 +212,14 @@ def tree_importance(
     factors_test: np.ndarray,
     codes_test: np.ndarray,
     estimator: Any,
+    n_jobs: int | None = -1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit a clone of ``estimator`` per factor on the codes.
+
+    Args:
+        n_jobs: joblib processes fitting the factors' classifiers in parallel (-1 = all
+            cores, None or 1 = sequential in this process). Each clone keeps
+            ``estimator``'s seed, so the result does not depend on ``n_jobs``.
 
     Returns:
         importance ``(D, K)`` (``|feature_importances_|``), train and test accuracy ``(K,)``.
@@ -212,16 +229,27 @@ def tree_importance(
     num_codes, num_factors = codes_train.shape[1], factors_train.shape[1]
     importance = np.zeros((num_codes, num_factors))
     acc_train, acc_test = np.zeros(num_factors), np.zeros(num_factors)
+    varying = []
     for k in range(num_factors):
-        y_train, y_test = factors_train[:, k], factors_test[:, k]
+        y_train = factors_train[:, k]
         if np.all(y_train == y_train[0]):
-            acc_train[k], acc_test[k] = 1.0, float(np.mean(y_test == y_train[0]))
-            continue
-        fitted = clone(estimator).fit(codes_train, y_train)
-        importance[:, k] = np.abs(fitted.feature_importances_)
-        acc_train[k] = np.mean(fitted.predict(codes_train) == y_train)
-        acc_test[k] = np.mean(fitted.predict(codes_test) == y_test)
+            acc_train[k], acc_test[k] = 1.0, float(np.mean(factors_test[:, k] == y_train[0]))
+        else:
+            varying.append(k)
+    jobs = 1 if len(varying) < 2 else n_jobs
+    fits = Parallel(n_jobs=jobs)(
+        delayed(_fit_factor)(clone(estimator), codes_train, factors_train[:, k], codes_test, factors_test[:, k])
+        for k in varying
+    )
+    for k, (imp, a_train, a_test) in zip(varying, fits):
+        importance[:, k], acc_train[k], acc_test[k] = imp, a_train, a_test
     return importance, acc_train, acc_test
+
+
+def _fit_factor(estimator, codes_train, y_train, codes_test, y_test) -> tuple[np.ndarray, float, float]:
+    fitted = estimator.fit(codes_train, y_train)
+    return (np.abs(fitted.feature_importances_), float(np.mean(fitted.predict(codes_train) == y_train)),
+            float(np.mean(fitted.predict(codes_test) == y_test)))
 
 
 def _check_model(model: str) -> None:
