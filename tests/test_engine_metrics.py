@@ -228,6 +228,20 @@ def test_disentanglement_metrics_tiny(faces):
     # same seed, same network -> the full-code numbers do not depend on the method
     for name in names:
         assert again[name] == out[name]
+    # a non-DC-IGN model grouped by given latents (the variance rule's choice in `evaluate`)
+    chosen = disentanglement_metrics(net, TrainConfig(method="beta-vae", latent_dim=16, num_train_identities=50,
+                                                      num_test_identities=20),
+                                     faces, random_state=0, num_points=40, num_identities=4, pca_points=20,
+                                     metric_settings=TINY,
+                                     grouping_layout={"azimuth": [0], "elevation": [1], "light_azimuth": [2]})
+    # the same latents as the DC-IGN layout, so the same grouped code and scores
+    assert chosen["grouped"] == out["grouped"]
+    assert "largest-variance" in chosen["settings"]["grouping"]["layout_source"]
+    with pytest.raises(ValueError, match="grouping_layout"):
+        disentanglement_metrics(net, TrainConfig(method="baseline", latent_dim=16, num_train_identities=50,
+                                                 num_test_identities=20),
+                                faces, num_points=40, num_identities=4, metric_settings=TINY,
+                                grouping_layout={"azimuth": [16]})
 
 
 def test_disentanglement_metrics_rejects_mismatched_engine(faces, chairs):

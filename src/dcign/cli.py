@@ -304,7 +304,12 @@ def reproduce(
     steps: Optional[int] = typer.Option(None, help="Steps of every run (overrides the plan)."),
     accelerator: str = typer.Option("auto", help="Lightning accelerator: auto, cpu, gpu."),
 ):
-    """Reproduce the paper's experiments, quantified: faces DC-IGN, entangled baseline, chairs (one report)."""
+    """Reproduce the paper's experiments, quantified: faces DC-IGN, entangled baseline, chairs (one report).
+
+    Default CPU plan: small-64 preset, 2500 / 2500 / 1500 steps, Adam lr 1e-3 (about 50 min
+    on 2 cores). --full: paper-150 preset, 20000 steps each, Adam lr 5e-4 (a GPU job).
+    Interrupted runs resume from their checkpoints when the command is run again.
+    """
     from .reproduce import reproduce as run_reproduce
     from .training import NonFiniteLossError
 

@@ -19,10 +19,11 @@ with the same functions ``dcign train`` / ``dcign evaluate`` use, then writes to
 * ``fig7_<factor>.png`` -- Fig. 7-style panels (input | baseline | DC-IGN | truth);
 * ``fig8_chairs.png`` -- Fig. 8-style grid: unseen chairs rotated by sweeping z1.
 
-Sizes.  The default (CPU) plan uses the ``small-64`` preset and :data:`CPU_STEPS`; on the
+Sizes.  The default (CPU) plan uses the ``small-64`` preset, :data:`CPU_STEPS` and Adam at
+:data:`CPU_LR` (the main job's settings, so ``faces-dcign`` is the main job's model); on the
 2-core development machine a default faces DC-IGN step (4 groups x 20 images) took about
-0.4-0.45 s (``probe.jsonl`` timings of 2000-3000-step runs), so the three runs train in
-about 5,500 x 0.42 s = 38 min and the evaluation adds a few minutes: under an hour.
+0.4 s (the main job trains 2,500 steps in 16.5 min), so the three runs train in about
+6,500 x 0.4 s = 43 min and the evaluation adds a few minutes: under an hour.
 ``full=True`` is the paper's scale (``paper-150``, 1x150x150, :data:`GPU_STEPS`, more render
 workers) and is meant for a GPU.  ``steps`` overrides every run's step count.
 
@@ -43,7 +44,8 @@ from .config import TrainConfig
 from .factors import ANGLE_FACTORS
 
 RUNS = ("faces-dcign", "faces-baseline", "chairs-dcign")
-CPU_STEPS = {"faces-dcign": 2000, "faces-baseline": 2000, "chairs-dcign": 1500}
+CPU_STEPS = {"faces-dcign": 2500, "faces-baseline": 2500, "chairs-dcign": 1500}
+CPU_LR = 1e-3  # as the main job (scripts/main_job.sh): measured to disentangle faster than 5e-4 on a CPU budget
 GPU_STEPS = {"faces-dcign": 20000, "faces-baseline": 20000, "chairs-dcign": 20000}
 GPU_WORKERS = 8
 FIXED_KEYS = ("method", "dataset", "latent_layout")  # they define the three runs
@@ -65,7 +67,7 @@ def run_configs(full: bool = False, steps: int | None = None, overrides: dict | 
             workers) instead of the CPU plan (``small-64``, :data:`CPU_STEPS`).
         steps: optimiser steps of every run (overrides the plan and ``overrides``).
         overrides: extra TrainConfig fields for all three runs (e.g. ``batch_size``,
-            ``groups_per_step``, ``num_workers``, ``preset``).
+            ``groups_per_step``, ``num_workers``, ``preset``, ``lr``).
 
     Raises:
         ValueError: overrides name an unknown field, one of :data:`FIXED_KEYS`, or an
@@ -78,7 +80,7 @@ def run_configs(full: bool = False, steps: int | None = None, overrides: dict | 
     if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     plan = GPU_STEPS if full else CPU_STEPS
-    base = {"preset": "paper-150", "num_workers": GPU_WORKERS} if full else {"preset": "small-64"}
+    base = {"preset": "paper-150", "num_workers": GPU_WORKERS} if full else {"preset": "small-64", "lr": CPU_LR}
     runs = {
         "faces-dcign": {"method": "dcign", "dataset": "faces"},
         "faces-baseline": {"method": "baseline", "dataset": "faces"},

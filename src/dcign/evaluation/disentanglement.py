@@ -9,12 +9,15 @@ Representation: the posterior means μ of the encoder (disentanglement_lib's
 ``mean`` representation), scored two ways:
 
 * ``full``: all ``latent_dim`` (200) latents, as any VAE would be scored.
-* ``grouped`` (DC-IGN models only, i.e. ``method == "dcign"`` with a latent layout): the
-  code summarised as the paper defines its groups (§3.1): one column per extrinsic
-  factor that owns latents (z1 azimuth, z2 elevation, z3 light azimuth; a group of
-  several latents is summarised by its first principal component), plus the first
+* ``grouped``: the code summarised as the paper defines its groups (§3.1): one column per
+  extrinsic factor that owns latents (z1 azimuth, z2 elevation, z3 light azimuth; a group
+  of several latents is summarised by its first principal component), plus the first
   ``intrinsic_components`` (default 3) principal components of the intrinsic group
-  (z4..z200). The PCAs are fit on the codes of ``pca_points`` scenes of *training*
+  (z4..z200). DC-IGN models (``method == "dcign"`` with a latent layout) use their layout.
+  Other models (baseline, β-VAE, Ada-GVAE) have no layout; given ``grouping_layout``
+  (``dcign evaluate`` passes the latents the paper's largest-variance rule chose, §4.1.1,
+  the ones their Fig. 6 shows) they are summarised the same way, so the grouped numbers
+  of all methods compare like with like; without it they get no grouped variant. The PCAs are fit on the codes of ``pca_points`` scenes of *training*
   identities (angles uniform over their ranges), never on the test identities scored.
   Why: the metrics reward one code per factor, but DC-IGN spreads identity over 197
   latents by design; per-latent scores would charge it for that, while the grouped code
@@ -313,6 +316,22 @@ def _same_state(a, b) -> bool:
     return a[2] == b[2] and a[3] == b[3] and a[4] == b[4] and np.array_equal(a[1], b[1])
 
 
+def _grouping_layout(cfg, given: dict[str, list[int]] | None) -> tuple[dict[str, list[int]] | None, str | None]:
+    """The layout the grouped code uses, and where it came from."""
+    if cfg.method == "dcign" and cfg.latent_layout:
+        return cfg.latent_layout, "the DC-IGN latent layout (paper §3.1)"
+    if not given:
+        return None, None
+    layout = {}
+    for f, idx in given.items():
+        idx = [int(i) for i in ([idx] if isinstance(idx, (int, np.integer)) else idx)]
+        bad = [i for i in idx if not 0 <= i < cfg.latent_dim]
+        if bad or not idx:
+            raise ValueError(f"grouping_layout[{f!r}] must list latent indices in 0..{cfg.latent_dim - 1}, got {idx}")
+        layout[f] = idx
+    return layout, "grouping_layout (for non-DC-IGN models: the largest-variance latents, paper §4.1.1)"
+
+
 def _identity(codes: np.ndarray) -> np.ndarray:
     return codes
 
@@ -332,6 +351,7 @@ def disentanglement_metrics(
     pca_points: int | None = None,
     metric_settings: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[str], Any] | None = None,
+    grouping_layout: dict[str, list[int]] | None = None,
 ) -> dict[str, Any]:
     """β-VAE, FactorVAE, MIG, DCI, SAP and modularity of a trained model, on test identities.
 
@@ -353,13 +373,17 @@ def disentanglement_metrics(
             ``fast`` else 2,000).
         metric_settings: ``{metric: {keyword: value}}`` overriding single settings.
         progress: optional callable receiving one-line progress messages.
+        grouping_layout: factor -> latent indices defining the grouped code of a model
+            that is not a DC-IGN (ignored for DC-IGN, whose own layout is used), e.g.
+            ``{"azimuth": [14], "elevation": [135], "light_azimuth": [35]}`` from the
+            largest-variance rule (:func:`dcign.evaluation.latents.factor_latents`).
 
     Returns:
         A JSON-serialisable dict::
 
             {"beta_vae_score": {...}, "factor_vae_score": {...}, "mig": {...}, "dci": {...},
              "sap": {...}, "modularity": {...},   # full code: each metric's own dict
-             "grouped": {same six keys} or None,   # None unless method == "dcign" with a layout
+             "grouped": {same six keys} or None,   # None without a layout (see grouping_layout)
              "headline": {"mig": 0.12, ..., "mig_grouped": 0.31, ...},
              "settings": {...}, "timing_s": {...}}
 
@@ -369,7 +393,8 @@ def disentanglement_metrics(
 
     Raises:
         ValueError: engine of another data set or image size than the model, unknown
-            metric names in ``metric_settings``, bad counts (see :class:`EngineGroundTruth`).
+            metric names in ``metric_settings``, bad counts (see :class:`EngineGroundTruth`),
+            a ``grouping_layout`` naming latents outside 0..latent_dim-1.
         TypeError: ``random_state`` neither an int nor a ``RandomState``.
     """
     say = progress or (lambda msg: None)
@@ -398,13 +423,14 @@ def disentanglement_metrics(
     timing: dict[str, float] = {}
     try:
         grouping = None
-        if cfg.method == "dcign" and cfg.latent_layout:
+        layout, layout_source = _grouping_layout(cfg, grouping_layout)
+        if layout:
             n_pca = check_count("pca_points", pca_points, 2) if pca_points is not None else (
                 FAST_PCA_POINTS if fast else FULL_PCA_POINTS)
             say(f"fitting the grouping PCA on {n_pca} training-identity scenes")
             t = time.perf_counter()
             scenes = engine.space.sample(np.random.default_rng([seed, 0x9CA]), n_pca, "train")
-            grouping = GroupedCode(cfg.latent_layout, cfg.latent_dim, intrinsic_components)
+            grouping = GroupedCode(layout, cfg.latent_dim, intrinsic_components)
             grouping.fit(encode(net.encode, engine.render(scenes), batch_size=ENCODE_BATCH, device=device))
             timing["grouping_pca"] = time.perf_counter() - t
         encoded = _EncodedData(data, net.encode, grouping, cfg.latent_dim, device)
@@ -443,8 +469,10 @@ def disentanglement_metrics(
         "ground_truth": data.describe(),
         "representation": "posterior mean mu of the encoder",
         "latent_dim": int(cfg.latent_dim),
-        "grouping": grouping.describe() | {"pca_points": n_pca, "pca_identities": "train split"} if grouping else None,
-        "grouping_note": None if grouping else f"no grouped variant: method {cfg.method!r} has no DC-IGN latent layout",
+        "grouping": grouping.describe() | {"pca_points": n_pca, "pca_identities": "train split",
+                                           "layout_source": layout_source} if grouping else None,
+        "grouping_note": None if grouping else (
+            f"no grouped variant: method {cfg.method!r} has no DC-IGN latent layout and no grouping_layout was given"),
         "images_encoded": int(encoded.images_encoded),
         "cache_hits": int(encoded.cache_hits),
     }
