@@ -129,6 +129,9 @@ def test_reproduce_wiring(tmp_path):
     with pytest.raises(ValueError, match="may not change"):
         run_configs(overrides={"method": "baseline"})
     assert run_configs(full=True)["faces-dcign"].preset == "paper-150"
+    cpu = run_configs()
+    assert cpu["faces-dcign"].lr == cpu["faces-baseline"].lr == 1e-3  # the main job's settings
+    assert cpu["faces-dcign"].steps == cpu["faces-baseline"].steps == 2500
     tiny = {"batch_size": 4, "groups_per_step": 1, "num_workers": 0, "num_test_identities": 10}
     kw = dict(overrides=tiny, accelerator="cpu", eval_identities=2, eval_values=4, novel_view_identities=2,
               novel_view_angles=3, progress_bar=False, progress=lambda m: None, with_metrics=False)
@@ -145,6 +148,13 @@ def test_reproduce_wiring(tmp_path):
     assert all(saved["runs"][n]["config"]["steps"] == 3 for n in saved["runs"])
     report = (tmp_path / "report.md").read_text()
     assert "2.7722e-04" in report and "plot" in report
+    t = saved["targets"]
+    ratio = saved["novel_view_mse"]["dcign"]["azimuth"] / saved["novel_view_mse"]["baseline"]["azimuth"]
+    assert t["novel_view_ratio"]["measured"] == pytest.approx(ratio)
+    assert t["novel_view_ratio"]["met"] == (ratio <= 0.5)
+    dc = {f: abs(v["spearman"]) for f, v in saved["fig6"]["dcign"].items()}
+    assert t["fig6_dcign"]["met"] == (min(dc.values()) >= 0.9)
+    assert "## Targets" in report and f"{ratio:.3f}" in report
     for png in ("fig7_azimuth.png", "fig7_elevation.png", "fig7_light_azimuth.png", "fig8_chairs.png"):
         assert (tmp_path / png).is_file()
     assert out["chairs_test_mse"] == saved["chairs_test_mse"]

@@ -305,14 +305,55 @@ def reproduce(out_dir: str | Path, full: bool = False, steps: int | None = None,
         },
         "timing_s": timing,
     }
+    results["targets"] = check_targets(results)
     atomic_write_json(out_dir / "results.json", results)
     atomic_write_text(out_dir / "report.md", render_report(results))
     progress(f"wrote {out_dir / 'report.md'} and {out_dir / 'results.json'}")
     return results
 
 
+TARGET_RATIO, TARGET_R = 0.5, 0.9
+
+
+def check_targets(r: dict) -> dict:
+    """The issue's targets, measured: each ``{"target", "measured", "met"}`` (met None if not measurable).
+
+    * ``novel_view_ratio``: DC-IGN azimuth novel-view MSE / the baseline's, at most 0.5;
+    * ``fig6_dcign``: DC-IGN |Spearman r| >= 0.9 on every angle factor (measured = the smallest);
+    * ``baseline_worse``: the baseline's largest-variance latent has a smaller |Spearman r|
+      than DC-IGN's latent, factor by factor (measured = the baseline's |r| per factor).
+    """
+    nv = r["novel_view_mse"]
+    d_az, b_az = nv.get("dcign", {}).get("azimuth"), nv.get("baseline", {}).get("azimuth")
+    ratio = d_az / b_az if d_az is not None and b_az else None
+    dc = {f: abs(v["spearman"]) for f, v in r["fig6"]["dcign"].items() if f in ANGLE_FACTORS}
+    bl = {f: abs(v["spearman"]) for f, v in r["fig6"]["baseline"].items() if f in ANGLE_FACTORS}
+    both = [f for f in ANGLE_FACTORS if f in dc and f in bl]
+    return {
+        "novel_view_ratio": {"target": f"DC-IGN azimuth novel-view MSE <= {TARGET_RATIO} x the baseline's",
+                             "measured": ratio, "met": None if ratio is None else bool(ratio <= TARGET_RATIO)},
+        "fig6_dcign": {"target": f"DC-IGN |Spearman r| >= {TARGET_R} on {', '.join(ANGLE_FACTORS)}",
+                       "measured": dc, "met": bool(len(dc) == len(ANGLE_FACTORS) and min(dc.values()) >= TARGET_R)},
+        "baseline_worse": {"target": "the baseline's best single latent has a smaller |Spearman r| than DC-IGN's",
+                           "measured": bl, "met": bool(both) and all(bl[f] < dc[f] for f in both)},
+    }
+
+
 def _num(x, fmt=".3f") -> str:
     return "n/a" if x is None else format(x, fmt)
+
+
+def _target_lines(t: dict) -> list[str]:
+    verdict = {True: "met", False: "**missed**", None: "not measurable"}
+    ratio = t["novel_view_ratio"]["measured"]
+    rows = [
+        ("novel_view_ratio", _num(ratio)),
+        ("fig6_dcign", ", ".join(f"{f} {v:.3f}" for f, v in t["fig6_dcign"]["measured"].items())),
+        ("baseline_worse", ", ".join(f"{f} {v:.3f}" for f, v in t["baseline_worse"]["measured"].items())),
+    ]
+    lines = ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    lines += [f"| {t[k]['target']} | {m} | {verdict[t[k]['met']]} |" for k, m in rows]
+    return lines + [""]
 
 
 def render_report(r: dict) -> str:
@@ -326,6 +367,7 @@ def render_report(r: dict) -> str:
         f"{cfg['batch_size']} images per step, optimiser {cfg['optimizer']} (lr {cfg['lr']:g}). All numbers are on TEST "
         "identities (never seen in training). MSE = mean squared error per pixel, grey in [0, 1].", "",
         "Runs: " + ", ".join(f"[`{n}`]({n}/report/report.md) ({r['runs'][n]['status']})" for n in RUNS) + ".", "",
+        *_target_lines(r.get("targets") or check_targets(r)),
         "## Fig. 6: inferred latent vs ground truth (paper §4.1)", "",
         f"{s['eval_identities']} test identities x {s['eval_values']} angles per factor. The paper shows these only as "
         "plots (Fig. 6) and gives no correlation coefficients, so the paper column is qualitative.", "",
