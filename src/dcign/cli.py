@@ -325,6 +325,9 @@ def reproduce(
     for model in ("dcign", "baseline"):
         if model in nv:
             typer.echo(f"novel-view MSE {model:8s} " + "  ".join(f"{f} {v:.5f}" for f, v in nv[model].items()))
+    for t in results.get("targets", {}).values():
+        verdict = {True: "met", False: "MISSED", None: "not measurable"}[t["met"]]
+        typer.echo(f"target: {t['target']}: {verdict}")
     typer.echo(f"report: {out / 'report.md'}")
 
 
