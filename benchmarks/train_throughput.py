@@ -5,7 +5,7 @@ so rendering is not counted), the ratio of a DC-IGN step (clamp + invariance tar
 plain VAE step on the same network (target <= 1.05), and achieved GFLOP/s against a float32
 matrix-multiply peak measured in the same run.
 
-Usage: python benchmarks/train_throughput.py [--repeats 7] [--presets small-64,reference-150,paper-150]
+Usage: python benchmarks/train_throughput.py [--repeats 21] [--presets small-64,reference-150,paper-150]
 """
 
 from __future__ import annotations
@@ -39,17 +39,28 @@ def step_flops(module: DisentanglingVAE, batch: dict) -> float:
     return float(counter.get_total_flops())
 
 
-def median_step_seconds(module, opt, batch, repeats: int) -> float:
-    times = []
+def one_step(module, opt, batch) -> float:
+    t = time.perf_counter()
+    loss = module.losses(batch)["loss"]
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - t
+
+
+def interleaved_median_seconds(setups: dict, repeats: int) -> dict[str, float]:
+    """Median step time of each (module, opt, batch), steps alternating between them.
+
+    Alternating A, B, A, B ... exposes both to the same background load of a shared
+    machine, so their ratio is fairer than timing one block after the other.
+    """
+    times = {name: [] for name in setups}
     for i in range(repeats + 2):
-        t = time.perf_counter()
-        loss = module.losses(batch)["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if i >= 2:
-            times.append(time.perf_counter() - t)
-    return sorted(times)[len(times) // 2]
+        for name, (module, opt, batch) in setups.items():
+            t = one_step(module, opt, batch)
+            if i >= 2:  # warm-up
+                times[name].append(t)
+    return {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
 
 
 def batch_for(cfg: TrainConfig) -> dict:
@@ -60,7 +71,7 @@ def batch_for(cfg: TrainConfig) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=21)
     ap.add_argument("--presets", default="small-64,reference-150,paper-150")
     args = ap.parse_args()
     peak = matmul_peak_gflops()
@@ -68,14 +79,15 @@ def main() -> None:
     print(f"{'preset':14s} {'imgs/step':>9s} {'dcign img/s':>11s} {'vae img/s':>9s} {'ratio':>6s} {'GFLOP/s':>8s} {'% peak':>6s}")
     for preset in args.presets.split(","):
         groups = 4 if preset == "small-64" else 1
-        rows = {}
+        setups = {}
         for method in ("dcign", "baseline"):
             cfg = TrainConfig(preset=preset, method=method, groups_per_step=groups)
             torch.manual_seed(0)
             module = DisentanglingVAE(json.loads(cfg.to_json()))
-            opt = module.configure_optimizers()
-            batch = batch_for(cfg)
-            rows[method] = (median_step_seconds(module, opt, batch, args.repeats), step_flops(module, batch), batch["images"].shape[0])
+            setups[method] = (module, module.configure_optimizers(), batch_for(cfg))
+        median = interleaved_median_seconds(setups, args.repeats)
+        module, _, batch = setups["dcign"]
+        rows = {m: (median[m], step_flops(module, batch), batch["images"].shape[0]) for m in setups}
         (t_d, flops, n), (t_v, _, _) = rows["dcign"], rows["baseline"]
         gflops = flops / t_d / 1e9
         print(f"{preset:14s} {n:9d} {n / t_d:11.1f} {n / t_v:9.1f} {t_d / t_v:6.3f} {gflops:8.1f} {100 * gflops / peak:6.1f}", flush=True)
