@@ -1,0 +1,94 @@
+"""MIG and DCI of trained face models at disentanglement_lib's sizes, on the same test points.
+
+`dcign evaluate` scores with fast settings (2,000 points, DCI by extra trees) so that a report
+takes about a minute. This script asks the issue's question at the field's sizes: do
+DC-IGN's MIG and DCI disentanglement, with its latents grouped as the paper defines them,
+exceed those of β-VAE and Ada-GVAE trained for the same number of steps?
+
+For every run (all must be faces models of one image size) it renders the same 10,000
+train + 5,000 test scenes of test identities (angles in 10 bins, bin centres; identity over
+the first ``--identities`` test identities), encodes them (posterior means) and reports
+
+* grouped code (6 columns; :class:`dcign.evaluation.disentanglement.GroupedCode`): MIG
+  (20 bins) and DCI with the field's gradient-boosted trees. DC-IGN: z1, z2, z3 + 3 PCs of
+  z4..z200. Other methods: the latents their Fig. 6 uses (chosen by the paper's
+  largest-variance rule at export, ``model.json`` ``latent_of``) + 3 PCs of the rest.
+  The PCAs are fit on 2,000 scenes of training identities.
+* full 200-d code: MIG (20 bins) and DCI with extra trees (the field's GBT on 200 dense
+  codes takes hours on a CPU; see dcign.metrics.dci).
+
+Usage::
+
+    python benchmarks/method_comparison.py RUN_DIR [RUN_DIR ...] [--points 10000] [--identities 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from dcign import metrics
+from dcign.evaluation.disentanglement import FULL_PCA_POINTS, GroupedCode
+from dcign.evaluation.report import engine_for
+from dcign.evaluation.sweeps import encode
+from dcign.export import load_model
+from dcign.metrics.engine_data import EngineGroundTruth
+
+
+def grouping_for(cfg, meta) -> GroupedCode:
+    if cfg.method == "dcign" and cfg.latent_layout:
+        layout = cfg.latent_layout
+    else:
+        layout = {f: [int(k)] for f, k in meta["latent_of"].items()}
+    return GroupedCode(layout, cfg.latent_dim, 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", help="trained run folders (faces)")
+    ap.add_argument("--points", type=int, default=10_000, help="train points (test: half)")
+    ap.add_argument("--identities", type=int, default=20, help="test identities the identity factor spans")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    models = [(run, *load_model(run)) for run in args.runs]
+    engine = engine_for(models[0][2])
+    data = EngineGroundTruth(engine, "test", num_bins=10, num_identities=args.identities)
+    rs = np.random.RandomState(args.seed)
+    t = time.perf_counter()
+    f_train = data.sample_factors(args.points, rs)
+    f_test = data.sample_factors(args.points // 2, rs)
+    x_train = data.sample_observations_from_factors(f_train, rs)
+    x_test = data.sample_observations_from_factors(f_test, rs)
+    pca_scenes = engine.space.sample(np.random.default_rng([args.seed, 0x9CA]), FULL_PCA_POINTS, "train")
+    x_pca = engine.render(pca_scenes)
+    print(f"rendered {len(x_train) + len(x_test) + len(x_pca)} images in {time.perf_counter() - t:.0f} s "
+          f"({args.points} train / {args.points // 2} test points, {args.identities} test identities)", flush=True)
+
+    header = (f"{'run':32s} {'method':9s} {'steps':>6s} {'MIG grp':>8s} {'DCI-D grp':>9s} {'DCI-C grp':>9s} "
+              f"{'MIG full':>8s} {'DCI-D full':>10s} {'seconds':>8s}")
+    rows = []
+    for run, net, cfg, meta in models:
+        if cfg.dataset != "faces" or cfg.image_size != engine.size:
+            raise SystemExit(f"{run}: every run must be a faces model at {engine.size} px")
+        t = time.perf_counter()
+        net.eval()
+        mu_train, mu_test = encode(net.encode, x_train), encode(net.encode, x_test)
+        grouping = grouping_for(cfg, meta).fit(encode(net.encode, x_pca))
+        g_train, g_test = grouping.transform(mu_train), grouping.transform(mu_test)
+        mig_g = metrics.mig_from_codes(f_train, g_train)["discrete_mig"]
+        dci_g = metrics.dci_from_codes(f_train, g_train, f_test, g_test, model="gbt", random_state=args.seed)
+        mig_f = metrics.mig_from_codes(f_train, mu_train)["discrete_mig"]
+        dci_f = metrics.dci_from_codes(f_train, mu_train, f_test, mu_test, model="extra_trees", random_state=args.seed)
+        rows.append(f"{run[-32:]:32s} {cfg.method:9s} {cfg.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
+                    f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
+                    f"{time.perf_counter() - t:8.0f}")
+        print(f"  {run}: grouped columns {grouping.describe()['columns'][:3]}", flush=True)
+    print(header)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
