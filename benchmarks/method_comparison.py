@@ -52,9 +52,24 @@ def main() -> None:
     ap.add_argument("--identities", type=int, default=20, help="test identities the identity factor spans")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    try:
+        compare_runs(args)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
-    models = [(run, *load_model(run)) for run in args.runs]
-    engine = engine_for(models[0][2])
+
+def compare_runs(args) -> None:
+    if args.points < 20:
+        raise ValueError(f"--points must be at least 20 (the field uses 10,000), got {args.points}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    models = [(d, *load_model(d)) for d in args.runs]
+    first = models[0][2]
+    for run_dir, _, cfg, _ in models:  # refuse before rendering anything
+        if cfg.dataset != "faces" or cfg.image_size != first.image_size:
+            raise ValueError(f"{run_dir} is a {cfg.dataset} model at {cfg.image_size} px; every run must be a faces "
+                             f"model at the size of the first ({first.dataset}, {first.image_size} px)")
+    engine = engine_for(first)
     data = EngineGroundTruth(engine, "test", num_bins=10, num_identities=args.identities)
     rs = np.random.RandomState(args.seed)
     t = time.perf_counter()
@@ -67,12 +82,9 @@ def main() -> None:
     print(f"rendered {len(x_train) + len(x_test) + len(x_pca)} images in {time.perf_counter() - t:.0f} s "
           f"({args.points} train / {args.points // 2} test points, {args.identities} test identities)", flush=True)
 
-    header = (f"{'run':32s} {'method':9s} {'steps':>6s} {'MIG grp':>8s} {'DCI-D grp':>9s} {'DCI-C grp':>9s} "
-              f"{'MIG full':>8s} {'DCI-D full':>10s} {'seconds':>8s}")
-    rows = []
-    for run, net, cfg, meta in models:
-        if cfg.dataset != "faces" or cfg.image_size != engine.size:
-            raise SystemExit(f"{run}: every run must be a faces model at {engine.size} px")
+    print(f"{'run':32s} {'method':9s} {'steps':>6s} {'MIG grp':>8s} {'DCI-D grp':>9s} {'DCI-C grp':>9s} "
+          f"{'MIG full':>8s} {'DCI-D full':>10s} {'seconds':>8s}", flush=True)
+    for run_dir, net, cfg, meta in models:
         t = time.perf_counter()
         net.eval()
         mu_train, mu_test = encode(net.encode, x_train), encode(net.encode, x_test)
@@ -82,12 +94,9 @@ def main() -> None:
         dci_g = metrics.dci_from_codes(f_train, g_train, f_test, g_test, model="gbt", random_state=args.seed)
         mig_f = metrics.mig_from_codes(f_train, mu_train)["discrete_mig"]
         dci_f = metrics.dci_from_codes(f_train, mu_train, f_test, mu_test, model="extra_trees", random_state=args.seed)
-        rows.append(f"{run[-32:]:32s} {cfg.method:9s} {cfg.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
-                    f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
-                    f"{time.perf_counter() - t:8.0f}")
-        print(f"  {run}: grouped columns {grouping.describe()['columns'][:3]}", flush=True)
-    print(header)
-    print("\n".join(rows))
+        print(f"{str(run_dir)[-32:]:32s} {cfg.method:9s} {cfg.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
+              f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
+              f"{time.perf_counter() - t:8.0f}   grouped: {', '.join(grouping.describe()['columns'][:3])}", flush=True)
 
 
 if __name__ == "__main__":

@@ -237,11 +237,16 @@ def test_disentanglement_metrics_tiny(faces):
     # the same latents as the DC-IGN layout, so the same grouped code and scores
     assert chosen["grouped"] == out["grouped"]
     assert "largest-variance" in chosen["settings"]["grouping"]["layout_source"]
-    with pytest.raises(ValueError, match="grouping_layout"):
-        disentanglement_metrics(net, TrainConfig(method="baseline", latent_dim=16, num_train_identities=50,
-                                                 num_test_identities=20),
-                                faces, num_points=40, num_identities=4, metric_settings=TINY,
-                                grouping_layout={"azimuth": [16]})
+    baseline = TrainConfig(method="baseline", latent_dim=16, num_train_identities=50, num_test_identities=20)
+    everything = {"azimuth": list(range(8)), "elevation": list(range(8, 16))}
+    for bad, message in [({"azimuth": [16]}, r"in 0\.\.15"), ({"azimuth": [-1]}, r"in 0\.\.15"),
+                         ({"azimuth": "14"}, "must be a list"), ({"azimuth": 3}, "must be a list"),
+                         ({"azimuth": None}, "must be a list"), ({"azimuth": []}, "int latent indices"),
+                         ({"azimuth": [3.7]}, "int latent indices"), ({"azimuth": [True]}, "int latent indices"),
+                         ({"hue": [3]}, "names 'hue'"), ("z1", "must be a dict"), (everything, "intrinsic")]:
+        with pytest.raises(ValueError, match=message):
+            disentanglement_metrics(net, baseline, faces, num_points=40, num_identities=4, metric_settings=TINY,
+                                    grouping_layout=bad)
 
 
 def test_disentanglement_metrics_rejects_mismatched_engine(faces, chairs):

@@ -115,6 +115,13 @@ def test_dci_parallel_fits_match_sequential():
     assert one["disentanglement"] == two["disentanglement"] < 0.99
 
 
+def test_dci_constant_factors_score_within_unit_interval():
+    factors = np.zeros((50, 3), dtype=int)
+    out = metrics.dci_from_codes(factors, np.random.RandomState(0).randn(50, 4), factors, np.zeros((50, 4)))
+    assert out["disentanglement"] == out["completeness"] == 0.0
+    assert min(out["completeness_per_factor"]) >= 0.0
+
+
 def test_identity_sap():
     # R^2 (continuous_factors=True): the own code explains its factor, the others nothing.
     assert 0.9 <= run("sap", identity, continuous_factors=True)["SAP_score"] <= 1.0
@@ -254,5 +261,8 @@ def test_other_bad_input():
         run("dci", identity, model="lasso")
     with pytest.raises(TypeError, match="RandomState"):
         metrics.mig(DATA, identity, np.random.default_rng(0))
+    for n_jobs in (0, "two", 2.5, True, [2]):
+        with pytest.raises(ValueError, match="n_jobs must be None or a non-zero int"):
+            run("dci", identity, n_jobs=n_jobs)
     with pytest.raises(ValueError, match="2-D"):
         metrics.mig(DATA, lambda x: x[:, 0], 0, num_train=10)

@@ -123,6 +123,24 @@ def test_variance_rule_finds_the_oracles_latents(rec):
     assert factor_latents(oracle.encode, rec, {"azimuth": [7]}, "dcign") == {"azimuth": 7}
 
 
+def test_check_targets_never_calls_an_undefined_number_met():
+    from dcign.reproduce import check_targets
+
+    good = {f: {"spearman": 0.95} for f in ANGLE_FACTORS}
+    worse = {f: {"spearman": -0.5} for f in ANGLE_FACTORS}
+    r = {"fig6": {"dcign": good, "baseline": worse},
+         "novel_view_mse": {"dcign": {"azimuth": 0.01}, "baseline": {"azimuth": 0.03}}}
+    t = check_targets(r)
+    assert t["novel_view_ratio"]["met"] and t["fig6_dcign"]["met"] and t["baseline_worse"]["met"]
+    for f in ANGLE_FACTORS:  # a latent that never moves has r = NaN, wherever it sits
+        nan = {**good, f: {"spearman": float("nan")}}
+        assert check_targets({**r, "fig6": {"dcign": nan, "baseline": worse}})["fig6_dcign"]["met"] is None
+    for bad in (float("nan"), float("inf"), 0.0, -1.0, None):
+        out = check_targets({**r, "novel_view_mse": {"dcign": {"azimuth": 0.01}, "baseline": {"azimuth": bad}}})
+        assert out["novel_view_ratio"]["met"] is None
+    assert check_targets({"fig6": {}, "novel_view_mse": {"baseline": None}})["baseline_worse"]["met"] is None
+
+
 def test_reproduce_wiring(tmp_path):
     from dcign.reproduce import reproduce, run_configs, train_run
 

@@ -684,6 +684,13 @@ def test_train_bad_input_writes_nothing(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+def test_train_bad_accelerator_stops_before_writing_the_config(tmp_path):
+    out = tmp_path / "run"
+    message = invoke(["train", "--out", out, "--steps", "2", "--workers", "0", "--accelerator", "nonsense"])
+    assert "cannot set up training with accelerator='nonsense'" in message
+    assert not (out / "config.json").exists() and not any(out.rglob("*"))
+
+
 def test_evaluate_and_data_bad_input(tmp_path):
     before = snapshot(tmp_path)
     assert "no exported model" in invoke(["evaluate", tmp_path])

@@ -145,7 +145,7 @@ def train(
     workers: Optional[int] = typer.Option(None, help="Render worker processes (default 1; 0 renders in the training process)."),
     on_nonfinite: Optional[str] = typer.Option(None, "--on-nonfinite", help="stop (default) or skip a batch with a NaN/inf loss."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
-    accelerator: str = typer.Option("auto", help="Lightning accelerator: auto, cpu, gpu."),
+    accelerator: str = typer.Option("auto", help="Lightning accelerator: auto, cpu, gpu (= cuda), mps, tpu."),
     devices: str = typer.Option("auto", help="Lightning devices (e.g. 1, 4, auto)."),
     num_nodes: int = typer.Option(1, "--num-nodes", help="Machines for multi-node DDP."),
     precision: str = typer.Option("32-true", help="Lightning precision, e.g. 32-true, bf16-mixed."),
@@ -302,7 +302,7 @@ def reproduce(
     out: Path = typer.Option(Path("runs/reproduce"), help="Folder for the three runs, figures, report.md and results.json."),
     full: bool = typer.Option(False, help="Paper scale (150 px, paper-150 preset; meant for a GPU)."),
     steps: Optional[int] = typer.Option(None, help="Steps of every run (overrides the plan)."),
-    accelerator: str = typer.Option("auto", help="Lightning accelerator: auto, cpu, gpu."),
+    accelerator: str = typer.Option("auto", help="Lightning accelerator: auto, cpu, gpu (= cuda), mps, tpu."),
 ):
     """Reproduce the paper's experiments, quantified: faces DC-IGN, entangled baseline, chairs (one report).
 

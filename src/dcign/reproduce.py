@@ -316,27 +316,45 @@ TARGET_RATIO, TARGET_R = 0.5, 0.9
 
 
 def check_targets(r: dict) -> dict:
-    """The issue's targets, measured: each ``{"target", "measured", "met"}`` (met None if not measurable).
+    """The issue's targets, measured: each ``{"target", "measured", "met"}``.
 
     * ``novel_view_ratio``: DC-IGN azimuth novel-view MSE / the baseline's, at most 0.5;
-    * ``fig6_dcign``: DC-IGN |Spearman r| >= 0.9 on every angle factor (measured = the smallest);
+    * ``fig6_dcign``: DC-IGN |Spearman r| >= 0.9 on every angle factor (measured = per factor);
     * ``baseline_worse``: the baseline's largest-variance latent has a smaller |Spearman r|
       than DC-IGN's latent, factor by factor (measured = the baseline's |r| per factor).
+
+    ``met`` is None ("not measurable") when a number the target needs is missing or not a
+    finite value (an MSE <= 0, a latent whose r is undefined because it never moves).
     """
-    nv = r["novel_view_mse"]
-    d_az, b_az = nv.get("dcign", {}).get("azimuth"), nv.get("baseline", {}).get("azimuth")
-    ratio = d_az / b_az if d_az is not None and b_az else None
-    dc = {f: abs(v["spearman"]) for f, v in r["fig6"]["dcign"].items() if f in ANGLE_FACTORS}
-    bl = {f: abs(v["spearman"]) for f, v in r["fig6"]["baseline"].items() if f in ANGLE_FACTORS}
-    both = [f for f in ANGLE_FACTORS if f in dc and f in bl]
+    nv = r.get("novel_view_mse") or {}
+    d_az = _finite((nv.get("dcign") or {}).get("azimuth"))
+    b_az = _finite((nv.get("baseline") or {}).get("azimuth"))
+    ratio = d_az / b_az if d_az is not None and b_az is not None and d_az >= 0 and b_az > 0 else None
+    fig6 = r.get("fig6") or {}
+    dc, bl = _abs_spearman(fig6.get("dcign")), _abs_spearman(fig6.get("baseline"))
+    dc_ok = all(dc.get(f) is not None for f in ANGLE_FACTORS)
+    both_ok = dc_ok and all(bl.get(f) is not None for f in ANGLE_FACTORS)
     return {
         "novel_view_ratio": {"target": f"DC-IGN azimuth novel-view MSE <= {TARGET_RATIO} x the baseline's",
                              "measured": ratio, "met": None if ratio is None else bool(ratio <= TARGET_RATIO)},
         "fig6_dcign": {"target": f"DC-IGN |Spearman r| >= {TARGET_R} on {', '.join(ANGLE_FACTORS)}",
-                       "measured": dc, "met": bool(len(dc) == len(ANGLE_FACTORS) and min(dc.values()) >= TARGET_R)},
+                       "measured": dc, "met": bool(all(dc[f] >= TARGET_R for f in ANGLE_FACTORS)) if dc_ok else None},
         "baseline_worse": {"target": "the baseline's best single latent has a smaller |Spearman r| than DC-IGN's",
-                           "measured": bl, "met": bool(both) and all(bl[f] < dc[f] for f in both)},
+                           "measured": bl, "met": bool(all(bl[f] < dc[f] for f in ANGLE_FACTORS)) if both_ok else None},
     }
+
+
+def _finite(x) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) else None
+
+
+def _abs_spearman(fig6: dict | None) -> dict[str, float | None]:
+    """factor -> |Spearman r| (None where missing or NaN) of one model's Fig. 6 results."""
+    out = {}
+    for f in ANGLE_FACTORS:
+        v = _finite(((fig6 or {}).get(f) or {}).get("spearman"))
+        out[f] = None if v is None else abs(v)
+    return out
 
 
 def _num(x, fmt=".3f") -> str:
@@ -348,8 +366,8 @@ def _target_lines(t: dict) -> list[str]:
     ratio = t["novel_view_ratio"]["measured"]
     rows = [
         ("novel_view_ratio", _num(ratio)),
-        ("fig6_dcign", ", ".join(f"{f} {v:.3f}" for f, v in t["fig6_dcign"]["measured"].items())),
-        ("baseline_worse", ", ".join(f"{f} {v:.3f}" for f, v in t["baseline_worse"]["measured"].items())),
+        ("fig6_dcign", ", ".join(f"{f} {_num(v)}" for f, v in t["fig6_dcign"]["measured"].items())),
+        ("baseline_worse", ", ".join(f"{f} {_num(v)}" for f, v in t["baseline_worse"]["measured"].items())),
     ]
     lines = ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
     lines += [f"| {t[k]['target']} | {m} | {verdict[t[k]['met']]} |" for k, m in rows]

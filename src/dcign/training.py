@@ -21,6 +21,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -315,20 +316,24 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         if found is not None:
             ckpt, start_step = found
         # else: killed before the first checkpoint; the run restarts from step 0 (same stream, same result)
+    checkpoint = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, filename="step{step:07d}", auto_insert_metric_name=False,
+                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
+                                 enable_version_counter=False)  # always overwrite: resume reads last.ckpt
+    try:  # set up (and so check accelerator / devices / precision) before writing anything
+        trainer = L.Trainer(
+            default_root_dir=run_dir, max_steps=cfg.steps, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
+            precision=precision, logger=TensorBoardLogger(run_dir, name="logs", version=""),
+            callbacks=[checkpoint, *( [TQDMProgressBar(refresh_rate=10)] if progress else []), *callbacks],
+            plugins=[AtomicCheckpointIO()], enable_progress_bar=progress, enable_model_summary=False,
+            log_every_n_steps=10, num_sanity_val_steps=0, deterministic=False, limit_val_batches=0,
+        )
+    except (MisconfigurationException, ValueError) as exc:  # Lightning raises either
+        raise ValueError(f"cannot set up training with accelerator={accelerator!r}, devices={devices!r}, "
+                         f"num_nodes={num_nodes!r}, precision={precision!r}: {exc}") from None
     atomic_write_json(run_dir / "config.json", json.loads(cfg.to_json()))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = DisentanglingVAE(json.loads(cfg.to_json()))
     loader = make_loader(make_dataset(cfg, start_step), cfg.num_workers)
-    checkpoint = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, filename="step{step:07d}", auto_insert_metric_name=False,
-                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
-                                 enable_version_counter=False)  # always overwrite: resume reads last.ckpt
-    trainer = L.Trainer(
-        default_root_dir=run_dir, max_steps=cfg.steps, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
-        precision=precision, logger=TensorBoardLogger(run_dir, name="logs", version=""),
-        callbacks=[checkpoint, *( [TQDMProgressBar(refresh_rate=10)] if progress else []), *callbacks],
-        plugins=[AtomicCheckpointIO()], enable_progress_bar=progress, enable_model_summary=False,
-        log_every_n_steps=10, num_sanity_val_steps=0, deterministic=False, limit_val_batches=0,
-    )
     trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
     trainer.save_checkpoint(last_checkpoint(run_dir))
     return module

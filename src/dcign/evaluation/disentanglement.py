@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import numbers
 import time
 import warnings
 from collections.abc import Callable
@@ -185,7 +186,9 @@ class GroupedCode:
         pca = self._pcas.get("intrinsic")
         n = pca.n_components_ if pca is not None else self.intrinsic_components
         first, last = self.intrinsic[0] + 1, self.intrinsic[-1] + 1
-        columns += [f"intrinsic: PC{j + 1} of z{first}..z{last}" for j in range(n)]
+        span = (f"z{first}..z{last}" if last - first + 1 == len(self.intrinsic)
+                else f"the {len(self.intrinsic)} intrinsic latents of z{first}..z{last}")
+        columns += [f"intrinsic: PC{j + 1} of {span}" for j in range(n)]
         return {
             "columns": columns,
             "intrinsic_latents": len(self.intrinsic),
@@ -316,19 +319,38 @@ def _same_state(a, b) -> bool:
     return a[2] == b[2] and a[3] == b[3] and a[4] == b[4] and np.array_equal(a[1], b[1])
 
 
-def _grouping_layout(cfg, given: dict[str, list[int]] | None) -> tuple[dict[str, list[int]] | None, str | None]:
-    """The layout the grouped code uses, and where it came from."""
+def _grouping_layout(cfg, given: Any) -> tuple[dict[str, list[int]] | None, str | None]:
+    """The layout the grouped code uses, and where it came from (see ``grouping_layout``).
+
+    Raises:
+        ValueError: ``given`` is not a dict of angle factor -> distinct latent indices
+            (ints in 0..latent_dim-1), or leaves no intrinsic latent.
+    """
     if cfg.method == "dcign" and cfg.latent_layout:
         return cfg.latent_layout, "the DC-IGN latent layout (paper §3.1)"
-    if not given:
+    if given is None or (isinstance(given, dict) and not given):
         return None, None
-    layout = {}
+    fix = f"pass a dict such as {{'azimuth': [0], 'elevation': [1], 'light_azimuth': [2]}}"
+    if not isinstance(given, dict):
+        raise ValueError(f"grouping_layout must be a dict of factor -> latent indices, got {type(given).__name__}; {fix}")
+    layout, seen = {}, {}
     for f, idx in given.items():
-        idx = [int(i) for i in ([idx] if isinstance(idx, (int, np.integer)) else idx)]
+        if f not in ANGLE_FACTORS:
+            raise ValueError(f"grouping_layout names {f!r}; the factors are {', '.join(ANGLE_FACTORS)}")
+        if isinstance(idx, (numbers.Integral, str, bytes)) or not isinstance(idx, (list, tuple, np.ndarray)):
+            raise ValueError(f"grouping_layout[{f!r}] must be a list of latent indices, got {idx!r}; {fix}")
+        if len(idx) == 0 or any(isinstance(i, bool) or not isinstance(i, numbers.Integral) for i in idx):
+            raise ValueError(f"grouping_layout[{f!r}] must list int latent indices, got {list(idx)!r}")
+        idx = [int(i) for i in idx]
         bad = [i for i in idx if not 0 <= i < cfg.latent_dim]
-        if bad or not idx:
+        if bad:
             raise ValueError(f"grouping_layout[{f!r}] must list latent indices in 0..{cfg.latent_dim - 1}, got {idx}")
+        # A latent may stand for two factors (the variance rule can pick one latent twice):
+        # it then fills both columns, and the metrics see that it does not separate them.
+        seen.update({i: f for i in idx})
         layout[f] = idx
+    if len(seen) >= cfg.latent_dim:
+        raise ValueError(f"grouping_layout takes all {cfg.latent_dim} latents; leave some for the intrinsic group")
     return layout, "grouping_layout (for non-DC-IGN models: the largest-variance latents, paper §4.1.1)"
 
 
@@ -394,7 +416,8 @@ def disentanglement_metrics(
     Raises:
         ValueError: engine of another data set or image size than the model, unknown
             metric names in ``metric_settings``, bad counts (see :class:`EngineGroundTruth`),
-            a ``grouping_layout`` naming latents outside 0..latent_dim-1.
+            a malformed ``grouping_layout`` (unknown factor, indices outside
+            0..latent_dim-1 or not ints, no latent left over for the intrinsic group).
         TypeError: ``random_state`` neither an int nor a ``RandomState``.
     """
     say = progress or (lambda msg: None)

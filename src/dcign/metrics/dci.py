@@ -33,10 +33,11 @@ pinned seed, so the scores do not depend on ``n_jobs``.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone
 from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier
 
@@ -94,12 +95,14 @@ def dci(
         As :func:`dci_from_codes`, with the sampling settings added.
 
     Raises:
-        ValueError: ``num_train`` or ``num_test`` < 1, unknown ``model``, malformed codes.
+        ValueError: ``num_train`` or ``num_test`` < 1, unknown ``model``, malformed codes,
+            ``n_jobs`` 0 or not an int.
     """
     num_factors = check_ground_truth_data(ground_truth_data)
     check_count("num_train", num_train, 1)
     check_count("num_test", num_test, 1)
     _check_model(model)
+    check_n_jobs(n_jobs)
     random_state, seed = as_random_state(random_state)
     draw = (ground_truth_data, representation_function)
     factors_train, codes_train = sample(*draw, num_train, random_state, batch_size)
@@ -136,7 +139,8 @@ def dci_from_codes(
 
     Raises:
         ValueError: mismatched N within a set, different K or D between the sets,
-            no training points, NaN / inf codes, non-integer factors, unknown ``model``.
+            no training points, NaN / inf codes, non-integer factors, unknown ``model``,
+            ``n_jobs`` 0 or not an int.
     """
     _check_model(model)
     factors_train, codes_train = check_factors_codes(factors_train, codes_train, 1, "train")
@@ -226,6 +230,7 @@ def tree_importance(
         A factor that is constant in the training set needs no model: its
         importance column is 0 and the constant is predicted.
     """
+    n_jobs = check_n_jobs(n_jobs)
     num_codes, num_factors = codes_train.shape[1], factors_train.shape[1]
     importance = np.zeros((num_codes, num_factors))
     acc_train, acc_test = np.zeros(num_factors), np.zeros(num_factors)
@@ -236,7 +241,8 @@ def tree_importance(
             acc_train[k], acc_test[k] = 1.0, float(np.mean(factors_test[:, k] == y_train[0]))
         else:
             varying.append(k)
-    jobs = 1 if len(varying) < 2 else n_jobs
+    # never start more processes than there are classifiers to fit
+    jobs = 1 if len(varying) < 2 else min(effective_n_jobs(n_jobs), len(varying))
     fits = Parallel(n_jobs=jobs)(
         delayed(_fit_factor)(clone(estimator), codes_train, factors_train[:, k], codes_test, factors_test[:, k])
         for k in varying
@@ -250,6 +256,19 @@ def _fit_factor(estimator, codes_train, y_train, codes_test, y_test) -> tuple[np
     fitted = estimator.fit(codes_train, y_train)
     return (np.abs(fitted.feature_importances_), float(np.mean(fitted.predict(codes_train) == y_train)),
             float(np.mean(fitted.predict(codes_test) == y_test)))
+
+
+def check_n_jobs(n_jobs: Any) -> int | None:
+    """``n_jobs`` as joblib takes it: None, or a non-zero int (-1 = all cores, -2 = all but one, ...).
+
+    Raises:
+        ValueError: zero, a bool, or anything that is not an int.
+    """
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be None or a non-zero int (-1 = all cores, 1 = no extra processes), got {n_jobs!r}")
+    return int(n_jobs)
 
 
 def _check_model(model: str) -> None:

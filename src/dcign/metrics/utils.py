@@ -225,4 +225,5 @@ def normalized_entropy(weights: np.ndarray, axis: int) -> np.ndarray:
     p = np.where(total > 0, w / np.where(total > 0, total, 1.0), 1.0 / n)
     with np.errstate(divide="ignore", invalid="ignore"):
         plogp = np.where(p > 0, p * np.log(p), 0.0)
-    return -plogp.sum(axis=axis) / np.log(n)
+    entropy = np.clip(-plogp.sum(axis=axis) / np.log(n), 0.0, 1.0)  # clip float rounding
+    return np.where(np.squeeze(total, axis=axis) > 0, entropy, 1.0)  # all-zero slice: exactly uniform
