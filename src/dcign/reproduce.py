@@ -370,7 +370,8 @@ def _target_lines(t: dict) -> list[str]:
         ("baseline_worse", ", ".join(f"{f} {_num(v)}" for f, v in t["baseline_worse"]["measured"].items())),
     ]
     lines = ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
-    lines += [f"| {t[k]['target']} | {m} | {verdict[t[k]['met']]} |" for k, m in rows]
+    cell = lambda text: text.replace("|", "\\|")  # noqa: E731  (|r| must not end a table cell)
+    lines += [f"| {cell(t[k]['target'])} | {m} | {verdict[t[k]['met']]} |" for k, m in rows]
     return lines + [""]
 
 
