@@ -76,3 +76,13 @@ def test_renderer_rejects_bad_size():
 
     with pytest.raises(ValueError, match="image size"):
         Renderer(0)
+
+
+def test_batches_larger_than_one_framebuffer_render_in_passes(faces, monkeypatch):
+    f = faces.space.one_factor_batch(np.random.default_rng(3), "azimuth", 20)
+    whole = faces.render(f)
+    # llvmpipe holds 2,048 images of 64 px per framebuffer; pretend it holds 2 rows (16)
+    monkeypatch.setattr(faces.renderer, "max_rows", 2)
+    passes = faces.render(f)
+    assert passes.shape == whole.shape == (20, 1, 64, 64)
+    np.testing.assert_allclose(passes, whole, atol=1 / 255)

@@ -118,6 +118,10 @@ class Renderer:
         self.program["diffuse"].value = DIFFUSE
         self._rows = 0
         self._fbo_ms = self._fbo = None
+        info = self.ctx.info
+        limit = min(int(info["GL_MAX_RENDERBUFFER_SIZE"]), int(info["GL_MAX_VIEWPORT_DIMS"][1]))
+        self.max_rows = max(1, limit // self.size)
+        """Grid rows one framebuffer can hold; larger batches are drawn in several passes."""
 
     def _framebuffers(self, rows: int):
         if rows > self._rows:
@@ -149,6 +153,9 @@ class Renderer:
 
         Returns:
             (B, 1, size, size) float32 grey images in [0, 1], background 1.0.
+
+        A batch larger than one framebuffer holds (``max_rows`` x 8 images: 2,048 at 64 px
+        on llvmpipe's 16,384-pixel limit) is drawn in several passes.
         """
         import moderngl
 
@@ -159,6 +166,13 @@ class Renderer:
             return np.zeros((0, 1, self.size, self.size), dtype=np.float32)
         if mesh_index.min() < 0 or mesh_index.max() >= len(meshes):
             raise ValueError("mesh_index refers to a mesh that was not given")
+        per_pass = self.max_rows * GRID_COLUMNS
+        if b > per_pass:
+            return np.concatenate([
+                self.render(meshes, mesh_index[i : i + per_pass], azimuth[i : i + per_pass],
+                            elevation[i : i + per_pass], light_azimuth[i : i + per_pass])
+                for i in range(0, b, per_pass)
+            ])
         vertex_data, index_data, first, count, base = [], [], [], [], 0
         offset = 0
         for m in meshes:
