@@ -176,8 +176,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         "Fig. 6 columns: Spearman r between each factor's latent and the true angle on test identities "
         "(paper §4.1; the sign of a latent is arbitrary). Test MSE: reconstruction error per pixel, grey in [0, 1]. "
         "Metric columns: headline score of each disentanglement metric (Locatello et al. 2019 protocol) on the "
-        "posterior means of all latents; \"(grouped)\" columns score the DC-IGN code summarised by its latent "
-        "groups (z1, z2, z3 and principal components of the intrinsic group). The \"metrics\" column says whether "
+        "posterior means of all latents; \"(grouped)\" columns score the code summarised by the paper's latent "
+        "groups: one latent per angle (DC-IGN: z1, z2, z3; other methods: the latents Fig. 6 uses, chosen by the "
+        "largest-variance rule) and principal components of the rest. The \"metrics\" column says whether "
         "they used the reduced fast settings or the field's; compare like with like. "
         f"{MISSING} = not available for that run.", "",
         "| " + " | ".join(header) + " |",
