@@ -343,6 +343,12 @@ def main() -> None:
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
     except ImportError:
         pass
+    import logging
+
+    advert = logging.Filter()
+    advert.filter = lambda record: not str(record.msg).startswith("💡 Tip")  # Lightning's product tips
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(advert)
     try:
         app()
     except KeyboardInterrupt:

@@ -335,5 +335,5 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     module = DisentanglingVAE(json.loads(cfg.to_json()))
     loader = make_loader(make_dataset(cfg, start_step), cfg.num_workers)
     trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
-    trainer.save_checkpoint(last_checkpoint(run_dir))
+    trainer.save_checkpoint(last_checkpoint(run_dir), weights_only=False)  # full state: --resume needs it
     return module
