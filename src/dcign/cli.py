@@ -151,7 +151,7 @@ def train(
     precision: str = typer.Option("32-true", help="Lightning precision, e.g. 32-true, bf16-mixed."),
 ):
     """Train a DC-IGN (or a baseline) and export it to OUT/model.safetensors + model.json."""
-    from .config import TrainConfig
+    from .config import TrainConfig, resume_conflicts
     from .io import check_writable_dir
 
     overrides = {
@@ -171,10 +171,10 @@ def train(
             if not saved.is_file():
                 raise UsageError(f"cannot resume: {saved} does not exist (train without --resume to start a run)")
             base = TrainConfig.load(saved)
-            changed = sorted(k for k, v in overrides.items() if k not in ("steps", "num_workers", "on_nonfinite") and getattr(base, k) != v)
+            cfg = TrainConfig.from_dict({**json.loads(base.to_json()), **overrides})
+            changed = resume_conflicts(base, cfg)
             if changed or config is not None:
                 raise UsageError(f"--resume keeps the run's saved config; only --steps, --workers and --on-nonfinite may change (got {changed or ['--config']})")
-            cfg = TrainConfig.from_dict({**json.loads(base.to_json()), **overrides})
         else:
             base = TrainConfig.load(config).to_json() if config else TrainConfig().to_json()
             cfg = TrainConfig.from_dict({**json.loads(base), **overrides})

@@ -30,6 +30,11 @@ def _is_finite_number(v) -> bool:
         return False
 
 
+def finite_or_none(v) -> float | None:
+    """``v`` as a float if it is a finite int or float (not a bool), else None."""
+    return float(v) if _is_finite_number(v) else None
+
+
 def default_layout() -> dict[str, list[int]]:
     """Paper §3.1 layout: z1 azimuth, z2 elevation, z3 light azimuth, the rest identity."""
     return {"azimuth": [0], "elevation": [1], "light_azimuth": [2]}
@@ -196,3 +201,13 @@ class TrainConfig:
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge int literals, absurd nesting
             raise ValueError(f"config {path} is not valid JSON: {exc}") from exc
         return cls.from_dict(data)
+
+
+RESUME_MAY_CHANGE = ("steps", "num_workers", "on_nonfinite")
+"""TrainConfig fields a resumed run may change (the rest define the run)."""
+
+
+def resume_conflicts(saved: TrainConfig, wanted: TrainConfig, may_change: tuple[str, ...] = RESUME_MAY_CHANGE) -> list[str]:
+    """Sorted names of the fields, other than ``may_change``, in which ``wanted`` differs from ``saved``."""
+    a, b = json.loads(saved.to_json()), json.loads(wanted.to_json())
+    return sorted(k for k in b if k not in may_change and a.get(k) != b[k])

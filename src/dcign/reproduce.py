@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TrainConfig
+from .config import TrainConfig, finite_or_none, resume_conflicts
 from .factors import ANGLE_FACTORS
 
 RUNS = ("faces-dcign", "faces-baseline", "chairs-dcign")
@@ -95,11 +95,6 @@ def run_configs(full: bool = False, steps: int | None = None, overrides: dict | 
     return out
 
 
-def _same_config(saved: TrainConfig, wanted: TrainConfig, ignore=("steps", "num_workers")) -> list[str]:
-    a, b = json.loads(saved.to_json()), json.loads(wanted.to_json())
-    return sorted(k for k in a if k not in ignore and a[k] != b.get(k))
-
-
 def train_run(cfg: TrainConfig, run_dir: str | Path, progress=print, accelerator: str = "auto", progress_bar: bool = True) -> str:
     """Train and export one run as ``dcign train`` does (model.safetensors + model.json).
 
@@ -117,14 +112,13 @@ def train_run(cfg: TrainConfig, run_dir: str | Path, progress=print, accelerator
     run_dir = Path(run_dir)
     if (run_dir / MODEL_CONFIG).is_file():
         return "skipped"
-    resume = (run_dir / "config.json").is_file()  # train(resume=True) copes with a run killed before its first checkpoint
+    saved = run_dir / "config.json"
+    resume = saved.is_file()  # train(resume=True) copes with a run killed before its first checkpoint
     if resume:
-        saved = run_dir / "config.json"
-        if saved.is_file():
-            changed = _same_config(TrainConfig.load(saved), cfg)
-            if changed:
-                raise ValueError(f"{run_dir} holds a checkpoint of a different config (fields {changed}); "
-                                 "use another out_dir or delete that run folder")
+        changed = resume_conflicts(TrainConfig.load(saved), cfg, may_change=("steps", "num_workers"))
+        if changed:
+            raise ValueError(f"{run_dir} holds a checkpoint of a different config (fields {changed}); "
+                             "use another out_dir or delete that run folder")
     run_dir.mkdir(parents=True, exist_ok=True)
     train_and_export(cfg, run_dir, resume=resume, log=lambda m: progress(f"  {m} ({run_dir.name})"),
                      accelerator=accelerator, devices=1, progress=progress_bar)
@@ -164,7 +158,7 @@ def rotation_grid(net, angle_map: dict, engine, n_objects: int = 6, n_steps: int
     Raises:
         ValueError: n_objects outside 1 .. test split, n_steps < 2, or a malformed map.
     """
-    from .evaluation.novel_view import _decode, _device
+    from .evaluation.sweeps import decode, net_device
     from .evaluation.sweeps import encode
     from .io import tile
 
@@ -180,14 +174,14 @@ def rotation_grid(net, angle_map: dict, engine, n_objects: int = 6, n_steps: int
     factors = engine.space.sample(rng, n_objects, "test")
     factors.identity[:] = rng.choice(ids, size=n_objects, replace=False)
     images = engine.render(factors)
-    device = _device(net)
+    device = net_device(net)
     mu = encode(net.encode, images, device=device)
     values = np.linspace(min(angle_map["latent"]), max(angle_map["latent"]), n_steps)
     rows = []
     for i in range(n_objects):
         z = np.repeat(mu[i : i + 1], n_steps, axis=0)
         z[:, k] = values
-        rows.append(np.concatenate([images[i : i + 1], _decode(net, z, device)]))
+        rows.append(np.concatenate([images[i : i + 1], decode(net, z, 128, device)]))
     return tile(np.concatenate(rows), n_objects, n_steps + 1)
 
 
@@ -327,8 +321,8 @@ def check_targets(r: dict) -> dict:
     finite value (an MSE <= 0, a latent whose r is undefined because it never moves).
     """
     nv = r.get("novel_view_mse") or {}
-    d_az = _finite((nv.get("dcign") or {}).get("azimuth"))
-    b_az = _finite((nv.get("baseline") or {}).get("azimuth"))
+    d_az = finite_or_none((nv.get("dcign") or {}).get("azimuth"))
+    b_az = finite_or_none((nv.get("baseline") or {}).get("azimuth"))
     ratio = d_az / b_az if d_az is not None and b_az is not None and d_az >= 0 and b_az > 0 else None
     fig6 = r.get("fig6") or {}
     dc, bl = _abs_spearman(fig6.get("dcign")), _abs_spearman(fig6.get("baseline"))
@@ -344,15 +338,11 @@ def check_targets(r: dict) -> dict:
     }
 
 
-def _finite(x) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) else None
-
-
 def _abs_spearman(fig6: dict | None) -> dict[str, float | None]:
     """factor -> |Spearman r| (None where missing or NaN) of one model's Fig. 6 results."""
     out = {}
     for f in ANGLE_FACTORS:
-        v = _finite(((fig6 or {}).get(f) or {}).get("spearman"))
+        v = finite_or_none(((fig6 or {}).get(f) or {}).get("spearman"))
         out[f] = None if v is None else abs(v)
     return out
 

@@ -27,7 +27,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from .clamp import clamp_groups
-from .config import TrainConfig
+from .config import TrainConfig, resume_conflicts
 from .data import EngineConfig, RenderedSteps, make_loader
 from .factors import FACTORS
 from .io import atomic_write_bytes, atomic_write_json
@@ -282,21 +282,21 @@ def newest_checkpoint(folder: Path) -> tuple[Path, int] | None:
     return best
 
 
-RESUME_MAY_CHANGE = ("steps", "num_workers", "on_nonfinite")
-
-
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks=(), accelerator: str = "auto",
           devices="auto", num_nodes: int = 1, precision: str = "32-true", progress: bool = True) -> DisentanglingVAE:
     """Train (or resume) a run in ``run_dir``; returns the trained module.
 
-    ``run_dir/config.json`` is written first; with ``resume`` it must match ``cfg`` in every
-    field except ``steps`` (which may grow), ``num_workers`` and ``on_nonfinite``.  Resuming
+    ``run_dir/config.json`` is written once Lightning's Trainer is set up (so a bad
+    accelerator, device count or precision writes nothing); with ``resume`` it must match
+    ``cfg`` in every field except :data:`dcign.config.RESUME_MAY_CHANGE` (``steps``, which
+    may grow, ``num_workers`` and ``on_nonfinite``).  Resuming
     continues from the newest checkpoint that loads (from step 0 if the run was killed before
     its first one) and deletes temporary files left by killed writes.  The same config and
     seed give bitwise-identical weights on the same machine (CPU), resumed or not.
 
     Raises:
-        ValueError: resuming a folder without config.json, or with a different config.
+        ValueError: resuming a folder without config.json, or with a different config; an
+            accelerator / devices / num_nodes / precision that Lightning cannot set up.
         NonFiniteLossError: the loss became NaN/inf (with on_nonfinite='stop').
     """
     run_dir = Path(run_dir)
@@ -305,9 +305,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         saved = run_dir / "config.json"
         if not saved.is_file():
             raise ValueError(f"cannot resume: {saved} does not exist (train without --resume to start a new run)")
-        old = json.loads(TrainConfig.load(saved).to_json())
-        new = json.loads(cfg.to_json())
-        changed = sorted(k for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k])
+        changed = resume_conflicts(TrainConfig.load(saved), cfg)
         if changed:
             raise ValueError(f"cannot resume {run_dir} with a different config: {', '.join(changed)} differ from its config.json")
         found = newest_checkpoint(run_dir / CHECKPOINT_DIR)  # raises on a damaged/tampered checkpoint

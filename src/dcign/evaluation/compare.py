@@ -17,7 +17,6 @@ and writes three files into ``out_dir``:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..config import finite_or_none  # noqa: E402
 from ..factors import ANGLE_FACTORS  # noqa: E402
 from ..io import atomic_write_json, atomic_write_text, check_writable_dir, save_png  # noqa: E402
 
@@ -117,14 +117,6 @@ def _labels(run_dirs: list[Path]) -> list[str]:
     return [str(d) if names.count(n) > 1 else n for d, n in zip(run_dirs, names)]
 
 
-def _num(value: Any) -> float | None:
-    """A finite float, or None for anything else (missing, text, NaN)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -134,11 +126,11 @@ def _row(label: str, run_dir: Path, m: dict[str, Any]) -> dict[str, Any]:
     spearman = {}
     for f in ANGLE_FACTORS:
         entry = fig6.get(f)
-        spearman[f] = _num(entry.get("spearman")) if isinstance(entry, dict) else None
+        spearman[f] = finite_or_none(entry.get("spearman")) if isinstance(entry, dict) else None
     dis = m.get("disentanglement") if isinstance(m.get("disentanglement"), dict) else {}
     head = dis.get("headline") if isinstance(dis.get("headline"), dict) else {}
-    headline = {name: _num(head.get(name)) for name in METRIC_LABELS}
-    headline.update({k: _num(v) for k, v in head.items() if k.endswith("_grouped") and k[:-8] in METRIC_LABELS})
+    headline = {name: finite_or_none(head.get(name)) for name in METRIC_LABELS}
+    headline.update({k: finite_or_none(v) for k, v in head.items() if k.endswith("_grouped") and k[:-8] in METRIC_LABELS})
     settings = dis.get("settings") if isinstance(dis.get("settings"), dict) else {}
     fast = settings.get("fast")
     return {
@@ -149,7 +141,7 @@ def _row(label: str, run_dir: Path, m: dict[str, Any]) -> dict[str, Any]:
         "preset": _text(m.get("preset")),
         "metric_settings": ("fast" if fast else "field") if isinstance(fast, bool) else None,
         "spearman": spearman,
-        "test_mse": _num(m.get("test_mse")),
+        "test_mse": finite_or_none(m.get("test_mse")),
         "headline": headline,
     }
 

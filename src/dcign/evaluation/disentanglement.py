@@ -330,7 +330,7 @@ def _grouping_layout(cfg, given: Any) -> tuple[dict[str, list[int]] | None, str 
         return cfg.latent_layout, "the DC-IGN latent layout (paper §3.1)"
     if given is None or (isinstance(given, dict) and not given):
         return None, None
-    fix = f"pass a dict such as {{'azimuth': [0], 'elevation': [1], 'light_azimuth': [2]}}"
+    fix = "pass a dict such as {'azimuth': [0], 'elevation': [1], 'light_azimuth': [2]}"
     if not isinstance(given, dict):
         raise ValueError(f"grouping_layout must be a dict of factor -> latent indices, got {type(given).__name__}; {fix}")
     layout, seen = {}, {}

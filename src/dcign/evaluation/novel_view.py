@@ -26,29 +26,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import torch
 
 from ..data.engine import SceneEngine
 from ..factors import ANGLE_FACTORS, Factors
 from ..io import tile
 from .calibration import degrees_to_latent
-from .sweeps import encode
-
-
-def _device(net) -> torch.device:
-    params = getattr(net, "parameters", None)
-    if callable(params):
-        for p in params():
-            return p.device
-    return torch.device("cpu")
-
-
-@torch.no_grad()
-def _decode(net, z: np.ndarray, device, batch_size: int = 128) -> np.ndarray:
-    """(N, D) codes -> (N, 1, S, S) float32 images in [0, 1], decoded on ``device``."""
-    z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
-    out = [torch.as_tensor(net.decode(z[i : i + batch_size].to(device))).float().cpu() for i in range(0, len(z), batch_size)]
-    return torch.cat(out).numpy()
+from .sweeps import decode, encode, net_device
 
 
 def _angle_map(angle_maps: Mapping, factor: str) -> dict:
@@ -145,7 +128,7 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
     targets = np.array([degrees_to_latent(m, d) for d in degrees])
     rng = np.random.default_rng([seed, ANGLE_FACTORS.index(factor), 0x7E])
     ids = test_ids[:n_identities]
-    device = _device(net)
+    device = net_device(net)
 
     err = np.empty((n_identities, n_angles, n_angles))
     copy = np.empty((n_identities, n_angles, n_angles))
@@ -159,7 +142,7 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
             raise ValueError(f"the {factor} map points at latent {k}, outside the model's {mu.shape[1]}-d code")
         codes = np.repeat(mu[:, None, :], n_angles, axis=1)  # (source, target, D)
         codes[:, :, k] = targets[None, :]
-        out = _decode(net, codes.reshape(n_angles * n_angles, -1), device)
+        out = decode(net, codes.reshape(n_angles * n_angles, -1), 128, device)
         if out.shape[1:] != images.shape[1:]:
             raise ValueError(f"the model decodes {out.shape[1:]} images, the engine renders {images.shape[1:]}")
         out = out.reshape(n_angles, n_angles, *images.shape[1:])
@@ -230,10 +213,10 @@ def figure7_columns(models: Mapping[str, tuple], engine: SceneEngine, factor: st
     columns = [inputs]
     for name, (net, _) in models.items():
         m = maps[name]
-        device = _device(net)
+        device = net_device(net)
         z = encode(net.encode, inputs, device=device)
         z[:, int(m["latent_index"])] = [degrees_to_latent(m, t) for t in tgt]
-        out = _decode(net, z, device)
+        out = decode(net, z, 128, device)
         if out.shape[1:] != inputs.shape[1:]:
             raise ValueError(f"model {name!r} decodes {out.shape[1:]} images, the engine renders {inputs.shape[1:]}")
         columns.append(out)

@@ -20,7 +20,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from ..data.engine import EngineConfig, SceneEngine  # noqa: E402
 from ..export import load_model  # noqa: E402
@@ -28,19 +27,13 @@ from ..factors import ANGLE_FACTORS  # noqa: E402
 from ..io import atomic_write_json, atomic_write_text, save_png, tile  # noqa: E402
 from .calibration import fit_angle_maps  # noqa: E402
 from .latents import factor_latents  # noqa: E402
-from .sweeps import correlations, encode, factor_sweep  # noqa: E402
+from .sweeps import correlations, decode, encode, factor_sweep  # noqa: E402
 
 UNITS = {"azimuth": "azimuth (deg)", "elevation": "elevation (deg)", "light_azimuth": "light azimuth (deg)"}
 
 
 def engine_for(cfg) -> SceneEngine:
     return SceneEngine(EngineConfig(cfg.dataset, cfg.image_size, cfg.data_seed, cfg.num_train_identities, cfg.num_test_identities))
-
-
-@torch.no_grad()
-def decode(net, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    z = torch.as_tensor(z, dtype=torch.float32)
-    return torch.cat([net.decode(z[i : i + batch_size]) for i in range(0, len(z), batch_size)]).numpy()
 
 
 def fig6(net, engine, latent_of: dict[str, int], n_identities: int, n_values: int, out_dir: Path) -> dict:

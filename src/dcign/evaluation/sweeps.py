@@ -49,6 +49,24 @@ def encode(encoder, images: np.ndarray | torch.Tensor, batch_size: int = 256, de
     return torch.cat(out).numpy()
 
 
+def net_device(net) -> torch.device:
+    """Device of ``net``'s parameters (CPU for a parameter-free stand-in)."""
+    params = getattr(net, "parameters", None)
+    if callable(params):
+        for p in params():
+            return p.device
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def decode(net, z: np.ndarray, batch_size: int = 256, device=None) -> np.ndarray:
+    """(N, D) codes -> (N, 1, S, S) float32 images in [0, 1], decoded on ``device`` (default: the net's)."""
+    device = net_device(net) if device is None else device
+    z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
+    out = [torch.as_tensor(net.decode(z[i : i + batch_size].to(device))).float().cpu() for i in range(0, len(z), batch_size)]
+    return torch.cat(out).numpy()
+
+
 def correlations(latent: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Pearson and Spearman r between a latent (N,) and the true angle (N,).
 
