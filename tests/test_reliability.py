@@ -689,6 +689,10 @@ def test_train_bad_accelerator_stops_before_writing_the_config(tmp_path):
     message = invoke(["train", "--out", out, "--steps", "2", "--workers", "0", "--accelerator", "nonsense"])
     assert "cannot set up training with accelerator='nonsense'" in message
     assert not (out / "config.json").exists() and not any(out.rglob("*"))
+    for devices in ("abc", "-1", "2.5", "0"):
+        message = invoke(["train", "--out", out, "--steps", "2", "--workers", "0", "--devices", devices])
+        assert "--devices must be a positive integer or auto" in message, devices
+        assert not (out / "config.json").exists()
 
 
 def test_evaluate_and_data_bad_input(tmp_path):
@@ -854,3 +858,10 @@ def test_fuzz_model_json(scratch, meta):
         load_model(run)
     except ValueError:
         pass
+
+
+def test_load_image_names_a_folder_as_a_folder(tmp_path):
+    with pytest.raises(ValueError, match="is a folder, not an image file"):
+        load_image(tmp_path, 64)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_image(tmp_path / "absent.png", 64)

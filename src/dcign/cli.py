@@ -188,6 +188,8 @@ def _train_and_export(cfg, out: Path, resume: bool, accelerator, devices, num_no
     from .runs import train_and_export
     from .training import NonFiniteLossError
 
+    if devices != "auto" and not (devices.isdigit() and int(devices) > 0):
+        fail(f"--devices must be a positive integer or auto, got {devices!r}")
     typer.echo(f"training {cfg.method} on {cfg.dataset} ({cfg.preset}) for {cfg.steps} steps -> {out}")
     try:
         train_and_export(cfg, out, resume=resume, log=typer.echo, accelerator=accelerator,

@@ -325,7 +325,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
             plugins=[AtomicCheckpointIO()], enable_progress_bar=progress, enable_model_summary=False,
             log_every_n_steps=10, num_sanity_val_steps=0, deterministic=False, limit_val_batches=0,
         )
-    except (MisconfigurationException, ValueError) as exc:  # Lightning raises either
+    except (MisconfigurationException, ValueError, TypeError) as exc:  # Lightning raises any of these
         raise ValueError(f"cannot set up training with accelerator={accelerator!r}, devices={devices!r}, "
                          f"num_nodes={num_nodes!r}, precision={precision!r}: {exc}") from None
     atomic_write_json(run_dir / "config.json", json.loads(cfg.to_json()))

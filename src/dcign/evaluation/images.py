@@ -32,6 +32,8 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"image {path} is a folder, not an image file")
     if not path.is_file():
         raise ValueError(f"image {path} does not exist")
     if path.stat().st_size == 0:
