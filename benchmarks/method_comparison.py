@@ -31,8 +31,7 @@ import numpy as np
 
 from dcign import metrics
 from dcign.evaluation.disentanglement import FULL_PCA_POINTS, GroupedCode
-from dcign.evaluation.report import engine_for
-from dcign.evaluation.sweeps import encode
+from dcign.inference import encode, engine_for
 from dcign.export import load_model
 from dcign.metrics.engine_data import EngineGroundTruth
 

@@ -11,7 +11,6 @@ Usage: python benchmarks/train_throughput.py [--repeats 21] [--presets small-64,
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
@@ -83,7 +82,7 @@ def main() -> None:
         for method in ("dcign", "baseline"):
             cfg = TrainConfig(preset=preset, method=method, groups_per_step=groups)
             torch.manual_seed(0)
-            module = DisentanglingVAE(json.loads(cfg.to_json()))
+            module = DisentanglingVAE(cfg)
             setups[method] = (module, module.configure_optimizers(), batch_for(cfg))
         median = interleaved_median_seconds(setups, args.repeats)
         module, _, batch = setups["dcign"]

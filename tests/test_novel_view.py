@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dcign.evaluation.latents import factor_latents, select_by_variance
+from dcign.inference import factor_latents, select_by_variance
 from dcign.evaluation.novel_view import figure7_columns, novel_view_mse
 from dcign.factors import ANGLE_FACTORS, Factors
 

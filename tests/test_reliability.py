@@ -29,17 +29,12 @@ from typer.testing import CliRunner
 
 from dcign.cli import app
 from dcign.config import TrainConfig
-from dcign.evaluation.images import load_image
+from dcign.images import load_image
 from dcign.export import export_model, load_model, read_model_json
-from dcign.io import atomic_write_bytes
+from dcign.atomic import atomic_write_bytes
 from dcign.model import DCIGN, get_preset
-from dcign.training import (
-    AtomicCheckpointIO,
-    DisentanglingVAE,
-    NonFiniteLossError,
-    load_checkpoint_file,
-    train,
-)
+from dcign.checkpoints import AtomicCheckpointIO, load_checkpoint_file
+from dcign.training import DisentanglingVAE, NonFiniteLossError, train
 
 STEPS = 16
 TINY = dict(steps=STEPS, batch_size=4, groups_per_step=1, latent_dim=8, num_workers=0, checkpoint_every=2,

@@ -57,7 +57,8 @@ def data_sample(
     written alone as DIR/images/NNN.png, ready for `dcign render --image`."""
     from .data.engine import DATASETS, EngineConfig, SceneEngine
     from .factors import FACTORS
-    from .io import atomic_write_json, check_writable_dir, save_png, tile
+    from .atomic import atomic_write_json, check_writable_dir
+    from .images import save_png, tile
 
     if dataset not in DATASETS:
         fail(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -152,7 +153,7 @@ def train(
 ):
     """Train a DC-IGN (or a baseline) and export it to OUT/model.safetensors + model.json."""
     from .config import TrainConfig, resume_conflicts
-    from .io import check_writable_dir
+    from .atomic import check_writable_dir
 
     overrides = {
         "method": method, "dataset": dataset, "preset": preset, "steps": steps, "batch_size": batch_size,
@@ -185,8 +186,7 @@ def train(
 
 
 def _train_and_export(cfg, out: Path, resume: bool, accelerator, devices, num_nodes, precision) -> None:
-    from .runs import train_and_export
-    from .training import NonFiniteLossError
+    from .training import NonFiniteLossError, train_and_export
 
     if devices != "auto" and not (devices.isdigit() and int(devices) > 0):
         fail(f"--devices must be a positive integer or auto, got {devices!r}")
@@ -238,10 +238,9 @@ def render(
     import numpy as np
     import torch
 
-    from .evaluation.calibration import degrees_to_latent
-    from .evaluation.images import load_image
     from .export import load_model
-    from .io import save_png
+    from .images import load_image, save_png
+    from .inference import degrees_to_latent
 
     try:
         net, cfg, meta = load_model(run)
@@ -284,7 +283,7 @@ def compare(
 ):
     """Table and plot of Fig. 6 correlations, test MSE and disentanglement metrics across runs."""
     from .evaluation.compare import compare_runs, load_run_metrics
-    from .io import check_writable_dir
+    from .atomic import check_writable_dir
 
     try:
         for run_dir in run_dirs:  # refuse a run without a report before creating --out

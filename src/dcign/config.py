@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .data.engine import DATASETS
-from .factors import FACTORS, normalise_weights
+from .checks import MAX_SEED, is_finite_number, is_int
+from .clamp import REFERENCES
+from .data.engine import DATASETS, EngineConfig
+from .factors import DEFAULT_BATCH_WEIGHTS, normalise_weights
+from .layout import check_layout, default_layout, group_latents
 from .model import PRESETS
+from .objectives import CLAMP_TARGETS, METHODS
 
-METHODS = ("dcign", "baseline", "beta-vae", "ada-gvae")
 OPTIMIZERS = ("adam", "rmsprop")
-CLAMP_TARGETS = ("z", "params")
-MAX_SEED = 2**32 - 1  # numpy's and Lightning's seed range
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_finite_number(v) -> bool:
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
-        return False
-    try:
-        return math.isfinite(v)
-    except OverflowError:  # an int too large for a float
-        return False
-
-
-def finite_or_none(v) -> float | None:
-    """``v`` as a float if it is a finite int or float (not a bool), else None."""
-    return float(v) if _is_finite_number(v) else None
-
-
-def default_layout() -> dict[str, list[int]]:
-    """Paper §3.1 layout: z1 azimuth, z2 elevation, z3 light azimuth, the rest identity."""
-    return {"azimuth": [0], "elevation": [1], "light_azimuth": [2]}
 
 
 @dataclass
@@ -74,7 +51,7 @@ class TrainConfig:
     steps: int = 3000
     batch_size: int = 20
     groups_per_step: int = 4
-    batch_weights: dict[str, float] = field(default_factory=lambda: {"azimuth": 1.0, "elevation": 1.0, "light_azimuth": 1.0, "identity": 10.0})
+    batch_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BATCH_WEIGHTS))
     latent_layout: dict[str, list[int]] = field(default_factory=default_layout)
     invariance_lambda: float = 0.01
     clamp_reference: str = "mean"
@@ -117,46 +94,34 @@ class TrainConfig:
         for name in ("latent_dim", "steps", "batch_size", "groups_per_step", "checkpoint_every", "eval_every",
                      "num_train_identities", "num_test_identities"):
             v = getattr(self, name)
-            if not _is_int(v) or v < 1:
+            if not is_int(v) or v < 1:
                 bad(f"{name} must be a positive integer, got {v!r}")
-        if not _is_int(self.num_workers) or self.num_workers < 0:
+        if not is_int(self.num_workers) or self.num_workers < 0:
             bad(f"num_workers must be an integer >= 0, got {self.num_workers!r}")
         for name in ("seed", "data_seed"):
             v = getattr(self, name)
-            if not _is_int(v) or not 0 <= v <= MAX_SEED:
+            if not is_int(v) or not 0 <= v <= MAX_SEED:
                 bad(f"{name} must be an integer in 0..{MAX_SEED}, got {v!r}")
         if not isinstance(self.kl_on_clamped, bool):
             bad(f"kl_on_clamped must be true or false, got {self.kl_on_clamped!r}")
         for name in ("invariance_lambda", "beta", "lr"):
             v = getattr(self, name)
-            if not _is_finite_number(v) or v < 0:
+            if not is_finite_number(v) or v < 0:
                 bad(f"{name} must be a finite number >= 0, got {v!r}")
         if self.lr <= 0:
             bad(f"lr must be > 0, got {self.lr}")
-        if self.clamp_reference not in ("mean", "first"):
-            bad(f"clamp_reference must be 'mean' or 'first', got {self.clamp_reference!r}")
+        if self.clamp_reference not in REFERENCES:
+            bad(f"clamp_reference must be one of {REFERENCES}, got {self.clamp_reference!r}")
         if self.clamp_target not in CLAMP_TARGETS:
             bad(f"clamp_target must be one of {CLAMP_TARGETS}, got {self.clamp_target!r}")
         if self.optimizer not in OPTIMIZERS:
             bad(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.on_nonfinite not in ("stop", "skip"):
             bad(f"on_nonfinite must be 'stop' or 'skip', got {self.on_nonfinite!r}")
-        if not isinstance(self.batch_weights, dict) or not all(_is_finite_number(v) for v in self.batch_weights.values()):
+        if not isinstance(self.batch_weights, dict) or not all(is_finite_number(v) for v in self.batch_weights.values()):
             bad(f"batch_weights must map factor names to finite numbers, got {self.batch_weights!r}")
         normalise_weights(self.batch_weights)
-        if not isinstance(self.latent_layout, dict):
-            bad(f"latent_layout must map factor names to lists of latent indices, got {self.latent_layout!r}")
-        used: set[int] = set()
-        for factor, idx in self.latent_layout.items():
-            if factor not in FACTORS or factor == "identity":
-                bad(f"latent_layout names {factor!r}; use azimuth, elevation or light_azimuth (identity takes the rest)")
-            if not isinstance(idx, list) or not idx or any(not _is_int(i) or not 0 <= i < self.latent_dim for i in idx):
-                bad(f"latent_layout[{factor!r}] must list latent indices in 0..{self.latent_dim - 1}, got {idx!r}")
-            if used & set(idx):
-                bad(f"latent_layout gives latent(s) {sorted(used & set(idx))} to two factors")
-            used |= set(idx)
-        if len(used) >= self.latent_dim:
-            bad("latent_layout leaves no latents for the identity group")
+        self.latent_layout = check_layout(self.latent_layout, self.latent_dim)
         if self.batch_size * self.groups_per_step < 2:
             bad("a step needs at least 2 images")
         if self.method == "dcign" and normalise_weights(self.batch_weights)["identity"] > 0 and self.batch_size > self.num_train_identities:
@@ -164,9 +129,11 @@ class TrainConfig:
 
     def group_latents(self) -> dict[str, list[int]]:
         """Active latents of each batch type; factors without own latents use the intrinsic group."""
-        taken = {i for idx in self.latent_layout.values() for i in idx}
-        intrinsic = [i for i in range(self.latent_dim) if i not in taken]
-        return {f: list(self.latent_layout.get(f, intrinsic)) for f in FACTORS}
+        return group_latents(self.latent_layout, self.latent_dim)
+
+    def engine_config(self) -> EngineConfig:
+        """The scene engine this run trains and is evaluated on (data set, image size, identities)."""
+        return EngineConfig(self.dataset, self.image_size, self.data_seed, self.num_train_identities, self.num_test_identities)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -1,4 +1,5 @@
-"""Exported models: ``model.safetensors`` (weights) + ``model.json`` (config, angle maps).
+"""Exported models: ``model.safetensors`` (weights) + ``model.json`` (config, the latent of each
+factor and its degrees -> latent map, both from :mod:`dcign.inference`).
 
 Loading never unpickles anything: weights come from safetensors, everything else from JSON,
 and a file whose tensors do not match the architecture its JSON describes is refused with a
@@ -14,9 +15,14 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save
 
-from .config import TrainConfig, _is_finite_number
-from .io import MODEL_CONFIG, MODEL_FORMAT, MODEL_WEIGHTS, atomic_write_bytes, atomic_write_json
+from .atomic import atomic_write_bytes, atomic_write_json
+from .config import TrainConfig
+from .inference import check_angle_map, engine_for, factor_latents, fit_angle_maps
 from .model import DCIGN, get_preset
+
+MODEL_WEIGHTS = "model.safetensors"
+MODEL_CONFIG = "model.json"
+MODEL_FORMAT = "dcign-model/1"
 
 
 def export_model(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, angle_maps: dict | None = None, extra: dict | None = None) -> None:
@@ -30,6 +36,20 @@ def export_model(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, angle_maps: 
     meta = {"format": MODEL_FORMAT, "config": json.loads(cfg.to_json()), "angle_maps": angle_maps or {}}
     meta.update(extra or {})
     atomic_write_json(run_dir / MODEL_CONFIG, meta)
+
+
+def export_trained(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, log=print) -> dict[str, int]:
+    """Choose the factor latents of a trained network, fit their angle maps, export; returns factor -> latent.
+
+    Both are computed on training identities (:func:`dcign.inference.factor_latents`,
+    :func:`dcign.inference.fit_angle_maps`) and saved in ``model.json`` (``latent_of``, ``angle_maps``).
+    """
+    net = net.cpu().eval()
+    engine = engine_for(cfg)
+    log("fitting degrees -> latent maps on training identities")
+    latent_of = factor_latents(net.encode, engine, cfg.latent_layout, cfg.method)
+    export_model(net, cfg, run_dir, fit_angle_maps(net.encode, engine, latent_of), {"latent_of": latent_of})
+    return latent_of
 
 
 def read_model_json(run_dir: str | Path) -> dict:
@@ -109,11 +129,4 @@ def _check_angle_maps(meta: dict, cfg: TrainConfig, mpath: Path) -> None:
     if not isinstance(maps, dict):
         raise ValueError(f"{mpath}: angle_maps must be an object, got {type(maps).__name__}")
     for name, m in maps.items():
-        ok = isinstance(m, dict) and isinstance(m.get("latent_index"), int) and not isinstance(m.get("latent_index"), bool)
-        if not ok or not 0 <= m["latent_index"] < cfg.latent_dim:
-            raise ValueError(f"{mpath}: angle_maps[{name!r}] needs a latent_index in 0..{cfg.latent_dim - 1}")
-        deg, lat = m.get("degrees"), m.get("latent")
-        if (not isinstance(deg, list) or not isinstance(lat, list) or len(deg) < 2 or len(deg) != len(lat)
-                or not all(_is_finite_number(v) for v in deg + lat)
-                or any(b <= a for a, b in zip(deg, deg[1:]))):
-            raise ValueError(f"{mpath}: angle_maps[{name!r}] needs equal-length lists 'degrees' (increasing) and 'latent' of finite numbers")
+        check_angle_map(name, m, cfg.latent_dim, where=f"{mpath}: ")

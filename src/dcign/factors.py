@@ -46,6 +46,12 @@ class AngleRange:
         """``n`` evenly spaced angles covering the range (both ends included)."""
         return np.linspace(self.low, self.high, n)
 
+    def central_half(self) -> tuple[float, float]:
+        """(low, high) of the central half of the range, degrees: where sweeps and novel views
+        draw the factors they hold fixed (away from the extremes)."""
+        mid, quarter = (self.low + self.high) / 2, (self.high - self.low) / 4
+        return mid - quarter, mid + quarter
+
     def check(self, values) -> np.ndarray:
         """Return ``values`` as a float64 array; raise ValueError if outside the range."""
         arr = np.asarray(values, dtype=np.float64)

@@ -150,6 +150,7 @@ def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Ten
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1)
 
 
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, sigma^2) || N(0, I)) summed over latents, (B,)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) summed over latents, (B,); ``weight`` (B, D) weighs each latent's term."""
+    terms = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return (terms if weight is None else terms * weight).sum(1)

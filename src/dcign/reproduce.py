@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TrainConfig, finite_or_none, resume_conflicts
+from .checks import finite_or_none
+from .config import TrainConfig, resume_conflicts
 from .factors import ANGLE_FACTORS
 
 RUNS = ("faces-dcign", "faces-baseline", "chairs-dcign")
@@ -106,8 +107,8 @@ def train_run(cfg: TrainConfig, run_dir: str | Path, progress=print, accelerator
             steps / num_workers), or a training error (dcign.training raises ValueError).
         dcign.training.NonFiniteLossError: the loss became NaN/inf.
     """
-    from .io import MODEL_CONFIG
-    from .runs import train_and_export
+    from .export import MODEL_CONFIG
+    from .training import train_and_export
 
     run_dir = Path(run_dir)
     if (run_dir / MODEL_CONFIG).is_file():
@@ -128,7 +129,7 @@ def train_run(cfg: TrainConfig, run_dir: str | Path, progress=print, accelerator
 def _evaluated(run_dir: Path, n_identities: int, n_values: int, progress, with_metrics: bool = True) -> dict:
     """``evaluate(run_dir)``'s metrics, reusing report/metrics.json when it is current."""
     from .evaluation.report import evaluate
-    from .io import MODEL_CONFIG
+    from .export import MODEL_CONFIG
 
     path = run_dir / "report" / "metrics.json"
     if path.is_file() and path.stat().st_mtime >= (run_dir / MODEL_CONFIG).stat().st_mtime:
@@ -158,17 +159,15 @@ def rotation_grid(net, angle_map: dict, engine, n_objects: int = 6, n_steps: int
     Raises:
         ValueError: n_objects outside 1 .. test split, n_steps < 2, or a malformed map.
     """
-    from .evaluation.sweeps import decode, net_device
-    from .evaluation.sweeps import encode
-    from .io import tile
+    from .images import tile
+    from .inference import check_angle_map, decode, encode, net_device
 
     ids = engine.space.identities("test")
     if not 1 <= n_objects <= len(ids):
         raise ValueError(f"n_objects must be in 1..{len(ids)} (the test split), got {n_objects}")
     if n_steps < 2:
         raise ValueError(f"n_steps must be >= 2, got {n_steps}")
-    if not angle_map.get("latent"):
-        raise ValueError("the angle map has no fitted latent table")
+    check_angle_map("azimuth", angle_map)
     k = int(angle_map["latent_index"])
     rng = np.random.default_rng([seed, 0xF8])
     factors = engine.space.sample(rng, n_objects, "test")
@@ -218,9 +217,10 @@ def reproduce(out_dir: str | Path, full: bool = False, steps: int | None = None,
     import torch
 
     from .evaluation.novel_view import figure7_columns, novel_view_mse
-    from .evaluation.report import engine_for
+    from .atomic import atomic_write_json, atomic_write_text, check_writable_dir
     from .export import load_model
-    from .io import atomic_write_json, atomic_write_text, check_writable_dir, save_png
+    from .images import save_png
+    from .inference import engine_for
 
     configs = run_configs(full, steps, overrides)
     out_dir = check_writable_dir(out_dir)

@@ -6,17 +6,17 @@
   on independently sampled images.
 * ``beta-vae`` -- Higgins et al. (2017): the baseline with the KL weighted by ``beta``.
 * ``ada-gvae`` -- Locatello et al. (2020): weakly supervised pairs sharing an unknown subset
-  of factors (see :func:`ada_gvae_posteriors`).
+  of factors.
 
-Run directories hold ``config.json``, ``checkpoints/`` (Lightning, written atomically),
-``logs/`` (TensorBoard) and, when training ends, ``model.safetensors`` + ``model.json``.
+Each method's loss is its objective in :mod:`dcign.objectives`; this module runs it with
+Lightning.  Run directories hold ``config.json``, ``checkpoints/`` (:mod:`dcign.checkpoints`),
+``logs/`` (TensorBoard), ``probe.jsonl`` (:mod:`dcign.probe`) and, when training ends,
+``model.safetensors`` + ``model.json`` (:mod:`dcign.export`).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import re
 from pathlib import Path
 
 import lightning as L
@@ -24,127 +24,46 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from .clamp import clamp_groups
+from .atomic import atomic_write_json
+from .checkpoints import CHECKPOINT_DIR, AtomicCheckpointIO, last_checkpoint, newest_checkpoint, remove_temp_files
 from .config import TrainConfig, resume_conflicts
-from .data import EngineConfig, RenderedSteps, make_loader
-from .factors import FACTORS
-from .io import atomic_write_bytes, atomic_write_json
-from .model import DCIGN, get_preset, kl_divergence, reconstruction_loss
-
-CHECKPOINT_DIR = "checkpoints"
-LAST_CHECKPOINT = "last.ckpt"
+from .data import RenderedSteps, make_loader
+from .model import DCIGN, get_preset
+from .export import export_trained
+from .objectives import OBJECTIVES, Objective, objective_for
+from .probe import DisentanglementProbe
 
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or infinite loss."""
 
 
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Checkpoints written to a temporary file and renamed; loaded with ``weights_only=True``."""
-
-    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
-        buf = io.BytesIO()
-        torch.save(checkpoint, buf)
-        atomic_write_bytes(path, buf.getvalue())
-
-    def load_checkpoint(self, path, map_location=None, weights_only=None):
-        return load_checkpoint_file(path, map_location)
-
-
-def load_checkpoint_file(path, map_location="cpu") -> dict:
-    """Load a training checkpoint without executing pickled code (``weights_only=True``).
-
-    Raises:
-        ValueError: missing, corrupt or not a plain-data checkpoint.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # corrupt zip, unpickling refused, truncated file, ...
-        raise ValueError(f"cannot load checkpoint {path} safely: {str(exc).splitlines()[0]}") from exc
-
-
-def ada_gvae_posteriors(mu1, logvar1, mu2, logvar2):
-    """Adaptive group posteriors of Ada-GVAE (Locatello et al. 2020, eq. 7-8).
-
-    For each pair the per-latent KL between the two posteriors is computed; latents with
-    KL below the midpoint of its range (0.5 * (max + min)) are taken as shared and their
-    posteriors replaced by the average of the pair (mean of mu and of variance).
-
-    Args: (N, D) posterior parameters of the first and second images of N pairs.
-    Returns: the four adapted tensors, same shapes.
-    """
-    var1, var2 = logvar1.exp(), logvar2.exp()
-    kl = 0.5 * (var1 / var2 + (mu2 - mu1) ** 2 / var2 - 1 + logvar2 - logvar1)
-    kl = 0.5 * (kl + 0.5 * (var2 / var1 + (mu1 - mu2) ** 2 / var1 - 1 + logvar1 - logvar2))
-    threshold = 0.5 * (kl.max(dim=1, keepdim=True).values + kl.min(dim=1, keepdim=True).values)
-    shared = kl < threshold
-    mu_avg, var_avg = 0.5 * (mu1 + mu2), 0.5 * (var1 + var2)
-    lv_avg = var_avg.log()
-    return (
-        torch.where(shared, mu_avg, mu1),
-        torch.where(shared, lv_avg, logvar1),
-        torch.where(shared, mu_avg, mu2),
-        torch.where(shared, lv_avg, logvar2),
-    )
-
-
 class DisentanglingVAE(L.LightningModule):
-    """The network plus the training objective of ``config.method``.
+    """The network plus the training objective of ``config.method`` (:mod:`dcign.objectives`).
 
     Batches are dicts from :class:`dcign.data.RenderedSteps`: ``images`` (N, 1, S, S) in
     [0, 1] and ``varied`` (G,) factor indices, N = G * batch_size.
+
+    Args:
+        config: the run's :class:`~dcign.config.TrainConfig` (its plain-data form is saved in
+            every checkpoint's hyper-parameters, which load with ``weights_only=True``).
     """
 
-    def __init__(self, config: dict) -> None:
+    def __init__(self, config: TrainConfig) -> None:
         super().__init__()
-        self.save_hyperparameters({"config": config})
-        self.cfg = TrainConfig.from_dict(config)
-        self.net = DCIGN(get_preset(self.cfg.preset, self.cfg.latent_dim))
-        masks = torch.zeros(len(FACTORS), self.cfg.latent_dim, dtype=torch.bool)
-        for i, f in enumerate(FACTORS):
-            masks[i, self.cfg.group_latents()[f]] = True
-        self.register_buffer("masks", masks, persistent=False)
+        self.save_hyperparameters({"config": json.loads(config.to_json())})
+        self.cfg = config
+        self.net = DCIGN(get_preset(config.preset, config.latent_dim))
+        self.objective: Objective = objective_for(config)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Posterior means (N, D) of (N, 1, S, S) images."""
         return self.net.encode(images)[0]
 
     def losses(self, batch) -> dict[str, torch.Tensor]:
-        cfg = self.cfg
-        x = batch["images"]
-        mu, logvar = self.net.encode(x)
-        kl_weight = torch.ones_like(mu)
-        if cfg.method == "dcign":
-            masks = self.masks[batch["varied"]]  # (G, D) active latents of each group
-            args = (masks, cfg.batch_size, cfg.invariance_lambda, cfg.clamp_reference)
-            if cfg.clamp_target == "params":  # authors' code: clamp before sampling
-                z = self.net.sample(clamp_groups(mu, *args), clamp_groups(logvar, *args))
-            else:  # paper: clamp the sampled code
-                z = clamp_groups(self.net.sample(mu, logvar), *args)
-            if not cfg.kl_on_clamped:
-                kl_weight = masks.repeat_interleave(cfg.batch_size, dim=0).to(mu.dtype)
-        elif cfg.method == "ada-gvae":
-            half = x.shape[0] // 2
-            m1, l1, m2, l2 = ada_gvae_posteriors(mu[:half], logvar[:half], mu[half:], logvar[half:])
-            mu, logvar = torch.cat([m1, m2]), torch.cat([l1, l2])
-            z = self.net.sample(mu, logvar)
-        else:
-            z = self.net.sample(mu, logvar)
-        rec = reconstruction_loss(self.net.decoder(z), x)
-        kl_terms = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
-        kl = (kl_terms * kl_weight).sum(1)
-        # The objective is SUMMED over images, as in the authors' Torch7 code (criteria with
-        # sizeAverage = false): each image's latents then get an unscaled ELBO gradient, which
-        # is the scale the invariance-targeting gradient lambda * (z - mean) replaces (paper
-        # §3.1).  Adam and RMSprop are invariant to the overall scale of the loss.
-        per_image = rec + cfg.beta * kl
-        return {"loss": per_image.sum(), "loss_per_image": per_image.mean(), "reconstruction": rec.mean(),
-                "kl": kl.mean(), "elbo": -(rec + kl_divergence(mu, logvar)).mean()}
+        """The objective's terms on one step (see :func:`dcign.objectives.elbo_terms`)."""
+        return self.objective(self.net, batch)
 
     def _last_good_checkpoint(self) -> str:
         """'PATH (step N)' of the newest checkpoint written, or a note that there is none."""
@@ -226,60 +145,10 @@ class DisentanglingVAE(L.LightningModule):
         self._pending_rng = None
 
 
-def data_mode(method: str) -> str:
-    return {"dcign": "one_factor", "ada-gvae": "pairs"}.get(method, "random")
-
-
 def make_dataset(cfg: TrainConfig, start_step: int = 0, split: str = "train") -> RenderedSteps:
-    engine = EngineConfig(cfg.dataset, cfg.image_size, cfg.data_seed, cfg.num_train_identities, cfg.num_test_identities)
-    return RenderedSteps(engine, cfg.batch_size, cfg.groups_per_step, cfg.batch_weights, data_mode(cfg.method),
-                         seed=cfg.seed, start_step=start_step, split=split)
-
-
-def last_checkpoint(run_dir: Path) -> Path:
-    return Path(run_dir) / CHECKPOINT_DIR / LAST_CHECKPOINT
-
-
-def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete the ``.NAME.XXXX.tmp`` files a killed atomic write leaves behind; returns them."""
-    removed = []
-    if Path(folder).is_dir():
-        for f in Path(folder).glob(".*.tmp"):
-            if f.is_file():
-                f.unlink(missing_ok=True)
-                removed.append(f)
-    return removed
-
-
-def newest_checkpoint(folder: Path) -> tuple[Path, int] | None:
-    """The checkpoint in ``folder`` with the most completed steps, and its step (None if none).
-
-    ``last.ckpt`` is preferred on ties.  A run killed between writing ``stepN.ckpt`` and
-    ``last.ckpt`` thus resumes from step N.  Checkpoints are written atomically, so one that
-    does not load was damaged or tampered with: that raises ValueError rather than being
-    skipped (which would silently restart the run).
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return None
-    def claimed(p: Path) -> int:  # step from the file name, to try the newest first
-        m = re.match(r"step(\d+)", p.name)
-        return int(m.group(1)) if m else -1
-    candidates = sorted((p for p in folder.glob("*.ckpt") if p.is_file() and p.name != LAST_CHECKPOINT),
-                        key=claimed, reverse=True)
-    if (folder / LAST_CHECKPOINT).is_file():
-        candidates.insert(0, folder / LAST_CHECKPOINT)
-    best = None
-    for p in candidates:
-        if best is not None and p.name != LAST_CHECKPOINT and 0 <= claimed(p) <= best[1]:
-            continue
-        try:
-            step = int(load_checkpoint_file(p)["global_step"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"checkpoint {p} holds no global_step; it is not a dcign training checkpoint") from exc
-        if best is None or step > best[1]:
-            best = (p, step)
-    return best
+    """The stream of training steps of ``cfg``, in the mode its method's objective expects."""
+    return RenderedSteps(cfg.engine_config(), cfg.batch_size, cfg.groups_per_step, cfg.batch_weights,
+                         OBJECTIVES[cfg.method].data_mode, seed=cfg.seed, start_step=start_step, split=split)
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks=(), accelerator: str = "auto",
@@ -330,8 +199,24 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
                          f"num_nodes={num_nodes!r}, precision={precision!r}: {exc}") from None
     atomic_write_json(run_dir / "config.json", json.loads(cfg.to_json()))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    module = DisentanglingVAE(json.loads(cfg.to_json()))
+    module = DisentanglingVAE(cfg)
     loader = make_loader(make_dataset(cfg, start_step), cfg.num_workers)
     trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
     trainer.save_checkpoint(last_checkpoint(run_dir), weights_only=False)  # full state: --resume needs it
     return module
+
+
+def train_and_export(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, log=print, **trainer_options) -> None:
+    """Train (or resume) ``cfg`` in ``run_dir`` with the probe, then export on rank 0: what
+    ``dcign train`` and ``dcign reproduce`` both do.
+
+    Export fits the degrees -> latent maps on training identities and writes
+    ``model.safetensors`` + ``model.json`` (:func:`dcign.export.export_trained`).
+    ``trainer_options`` go to :func:`train` (accelerator, devices, num_nodes, precision, progress).
+
+    Raises:
+        ValueError, NonFiniteLossError: as :func:`train`.
+    """
+    module = train(cfg, run_dir, resume=resume, callbacks=[DisentanglementProbe(cfg, run_dir)], **trainer_options)
+    if getattr(module, "global_rank", 0) == 0:
+        export_trained(module.net, cfg, run_dir, log)

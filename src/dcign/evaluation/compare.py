@@ -27,9 +27,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..config import finite_or_none  # noqa: E402
+from ..atomic import atomic_write_json, atomic_write_text, check_writable_dir  # noqa: E402
+from ..checks import finite_or_none  # noqa: E402
 from ..factors import ANGLE_FACTORS  # noqa: E402
-from ..io import atomic_write_json, atomic_write_text, check_writable_dir, save_png  # noqa: E402
+from ..images import save_png  # noqa: E402
 
 __all__ = ["MISSING", "METRIC_LABELS", "compare_runs", "load_run_metrics"]
 

@@ -73,7 +73,7 @@ from ..factors import ANGLE_FACTORS
 from ..metrics import HEADLINE_KEYS, METRICS
 from ..metrics.engine_data import EngineGroundTruth
 from ..metrics.utils import as_random_state, check_count
-from .sweeps import encode
+from ..inference import encode
 
 __all__ = [
     "FAST_SETTINGS",
@@ -382,7 +382,7 @@ def disentanglement_metrics(
             mode for the call and restored afterwards.
         cfg: its :class:`~dcign.config.TrainConfig` (method, latent layout, latent_dim).
         engine: a :class:`~dcign.data.engine.SceneEngine` of the model's data set and image
-            size (e.g. ``dcign.evaluation.report.engine_for(cfg)``).
+            size (e.g. ``dcign.inference.engine_for(cfg)``).
         random_state: int seed, or a ``numpy.random.RandomState`` from which one int seed
             is drawn; every metric gets that seed (disentanglement_lib's protocol).
         fast: reduced settings (:data:`FAST_SETTINGS`, 20 test identities) or the field's.
@@ -398,7 +398,7 @@ def disentanglement_metrics(
         grouping_layout: factor -> latent indices defining the grouped code of a model
             that is not a DC-IGN (ignored for DC-IGN, whose own layout is used), e.g.
             ``{"azimuth": [14], "elevation": [135], "light_azimuth": [35]}`` from the
-            largest-variance rule (:func:`dcign.evaluation.latents.factor_latents`).
+            largest-variance rule (:func:`dcign.inference.factor_latents`).
 
     Returns:
         A JSON-serialisable dict::
@@ -425,7 +425,7 @@ def disentanglement_metrics(
     if engine.config.dataset != cfg.dataset or engine.size != cfg.image_size:
         raise ValueError(
             f"the engine renders {engine.config.dataset} at {engine.size} px but the model was trained on "
-            f"{cfg.dataset} at {cfg.image_size} px; build the engine with dcign.evaluation.report.engine_for(cfg)"
+            f"{cfg.dataset} at {cfg.image_size} px; build the engine with dcign.inference.engine_for(cfg)"
         )
     rs, seed = as_random_state(random_state)
     if seed is None:

@@ -6,13 +6,13 @@ every view, so the comparison becomes a number:
 
 1. take a TEST identity (never seen in training) and render it at a *source* angle of one
    factor (the other angles fixed at values drawn once per identity from the central half of
-   their ranges, as in the Fig. 6 sweeps of :mod:`dcign.evaluation.sweeps`);
+   their ranges, as in the Fig. 6 sweeps of :func:`dcign.inference.factor_sweep`);
 2. encode it (posterior mean);
 3. set the factor's latent to the value the model's degrees -> latent table gives for the
    *target* angle (``model.json``'s ``angle_maps``, fitted on training identities by
-   :func:`dcign.evaluation.calibration.fit_angle_maps`; for an entangled baseline the table
+   :func:`dcign.inference.fit_angle_maps`; for an entangled baseline the table
    belongs to the latent chosen by the paper's largest-variance rule,
-   :func:`dcign.evaluation.latents.select_by_variance`);
+   :func:`dcign.inference.select_by_variance`);
 4. decode and compare with the true rendering at the target angle (same identity, same
    other factors): mean squared error per pixel, grey in [0, 1].
 
@@ -29,9 +29,8 @@ import numpy as np
 
 from ..data.engine import SceneEngine
 from ..factors import ANGLE_FACTORS, Factors
-from ..io import tile
-from .calibration import degrees_to_latent
-from .sweeps import decode, encode, net_device
+from ..images import tile
+from ..inference import check_angle_map, decode, degrees_to_latent, encode, net_device
 
 
 def _angle_map(angle_maps: Mapping, factor: str) -> dict:
@@ -40,12 +39,7 @@ def _angle_map(angle_maps: Mapping, factor: str) -> dict:
         raise ValueError(f"novel views need an angle factor ({', '.join(ANGLE_FACTORS)}), got {factor!r}")
     if factor not in angle_maps:
         raise ValueError(f"this model has no degrees -> latent map for {factor!r}; it has: {', '.join(angle_maps) or 'none'}")
-    m = angle_maps[factor]
-    if not all(key in m for key in ("latent_index", "degrees", "latent")) or len(m["degrees"]) != len(m["latent"]) or len(m["degrees"]) < 2:
-        raise ValueError(f"the angle map of {factor!r} needs 'latent_index' and equally long 'degrees'/'latent' tables (>= 2 entries)")
-    if np.any(np.diff(m["degrees"]) <= 0):
-        raise ValueError(f"the angle map of {factor!r} must list degrees in increasing order")
-    return m
+    return check_angle_map(factor, angle_maps[factor])
 
 
 def _common_range(engine: SceneEngine, factor: str, maps: list[dict]) -> tuple[float, float]:
@@ -60,12 +54,7 @@ def _common_range(engine: SceneEngine, factor: str, maps: list[dict]) -> tuple[f
 
 def _other_angles(engine: SceneEngine, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """(n,) angles per factor, drawn from the central half of each range (as the Fig. 6 sweeps)."""
-    out = {}
-    for a in ANGLE_FACTORS:
-        r = engine.space.ranges[a]
-        mid, quarter = (r.low + r.high) / 2, (r.high - r.low) / 4
-        out[a] = rng.uniform(mid - quarter, mid + quarter, n)
-    return out
+    return {a: rng.uniform(*engine.space.ranges[a].central_half(), n) for a in ANGLE_FACTORS}
 
 
 def _check_net(net, engine: SceneEngine, latent_index: int, factor: str) -> None:
@@ -73,7 +62,7 @@ def _check_net(net, engine: SceneEngine, latent_index: int, factor: str) -> None
     if preset is not None:
         if preset.image_size != engine.size:
             raise ValueError(f"the model works on {preset.image_size}-px images but the engine renders {engine.size} px; "
-                             "use the engine of the model's config (dcign.evaluation.report.engine_for(cfg))")
+                             "use the engine of the model's config (dcign.inference.engine_for(cfg))")
         if not 0 <= int(latent_index) < preset.latent_dim:
             raise ValueError(f"the {factor} map points at latent {latent_index}, outside the model's {preset.latent_dim}-d code")
 
@@ -183,8 +172,8 @@ def figure7_columns(models: Mapping[str, tuple], engine: SceneEngine, factor: st
         seed: seeds identities and angles.
 
     Returns:
-        (H, W) float32 grid in [0, 1] (white padding, see :func:`dcign.io.tile`) for
-        ``dcign.io.save_png``; ``len(models) + 2`` columns.
+        (H, W) float32 grid in [0, 1] (white padding, see :func:`dcign.images.tile`) for
+        ``dcign.images.save_png``; ``len(models) + 2`` columns.
 
     Raises:
         ValueError: no models, a model without a map for ``factor``, tables that do not

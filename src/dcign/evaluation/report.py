@@ -21,19 +21,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..data.engine import EngineConfig, SceneEngine  # noqa: E402
+from ..atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from ..export import load_model  # noqa: E402
 from ..factors import ANGLE_FACTORS  # noqa: E402
-from ..io import atomic_write_json, atomic_write_text, save_png, tile  # noqa: E402
-from .calibration import fit_angle_maps  # noqa: E402
-from .latents import factor_latents  # noqa: E402
-from .sweeps import correlations, decode, encode, factor_sweep  # noqa: E402
+from ..images import save_png, tile  # noqa: E402
+from ..inference import correlations, decode, encode, engine_for, factor_latents, factor_sweep, fit_angle_maps  # noqa: E402
 
 UNITS = {"azimuth": "azimuth (deg)", "elevation": "elevation (deg)", "light_azimuth": "light azimuth (deg)"}
-
-
-def engine_for(cfg) -> SceneEngine:
-    return SceneEngine(EngineConfig(cfg.dataset, cfg.image_size, cfg.data_seed, cfg.num_train_identities, cfg.num_test_identities))
 
 
 def fig6(net, engine, latent_of: dict[str, int], n_identities: int, n_values: int, out_dir: Path) -> dict:

@@ -1,15 +1,19 @@
-"""Reading users' images for re-rendering, with clear errors for bad files.
+"""Image files in and out: users' images for re-rendering (:func:`load_image`), PNGs of
+arrays and figures (:func:`save_png`, written atomically) and image grids (:func:`tile`).
 
-Accepted: PNG/JPEG/BMP/TIFF... that Pillow can open, of exactly the model's size.  Colour
+Accepted input: PNG/JPEG/BMP/TIFF... that Pillow can open, of exactly the model's size.  Colour
 images are converted to grey with ITU-R 601 luma (Pillow's 'L' mode); transparency is
 composited over white (the training background).  Pixel values are scaled to [0, 1].
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write_bytes
 
 
 class _Refused(ValueError):
@@ -83,3 +87,26 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"image {path} holds non-finite pixel values")
     return np.clip(arr, 0.0, 1.0).astype(np.float32)[None, None]
+
+
+def save_png(path: str | Path, figure_or_array) -> None:
+    """Save a matplotlib figure or a (H, W) float array in [0, 1] as PNG, atomically."""
+    buf = io.BytesIO()
+    if hasattr(figure_or_array, "savefig"):
+        figure_or_array.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    else:
+        from PIL import Image
+
+        arr = np.clip(np.asarray(figure_or_array, dtype=np.float32), 0, 1)
+        Image.fromarray((arr * 255 + 0.5).astype(np.uint8), mode="L").save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def tile(images, rows: int, cols: int, pad: int = 2) -> np.ndarray:
+    """(rows*cols, 1, S, S) float images -> one (H, W) grid with white padding."""
+    s = images.shape[-1]
+    out = np.ones((rows * (s + pad) + pad, cols * (s + pad) + pad), dtype=np.float32)
+    for i, im in enumerate(images[: rows * cols]):
+        r, c = divmod(i, cols)
+        out[pad + r * (s + pad) : pad + r * (s + pad) + s, pad + c * (s + pad) : pad + c * (s + pad) + s] = im[0]
+    return out

@@ -15,11 +15,18 @@ import lightning as L
 import numpy as np
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
-from ..factors import ANGLE_FACTORS
-from .sweeps import correlations, encode, factor_sweep
+from .factors import ANGLE_FACTORS
+from .inference import correlations, encode, engine_for, factor_sweep
 
 
-class DisentanglementMonitor(L.Callback):
+class DisentanglementProbe(L.Callback):
+    """Lightning callback: the probe of the module docstring, for DC-IGN runs (rank 0 only).
+
+    Args:
+        cfg: the run's :class:`dcign.config.TrainConfig`; run_dir: where probe.jsonl goes.
+        n_identities, n_values: test identities of the probe and angles per sweep.
+    """
+
     def __init__(self, cfg, run_dir, n_identities: int = 8, n_values: int = 13) -> None:
         self.cfg, self.path = cfg, Path(run_dir) / "probe.jsonl"
         self.n_identities, self.n_values = n_identities, n_values
@@ -27,8 +34,6 @@ class DisentanglementMonitor(L.Callback):
         self.t0 = time.time()
 
     def _build(self):
-        from .report import engine_for
-
         engine = engine_for(self.cfg)
         ids = engine.space.identities("test")[: self.n_identities]
         self.probe = {}

@@ -1,0 +1,221 @@
+"""One training objective per method, each next to its paper.
+
+Every objective is the negative ELBO of a Bernoulli-likelihood VAE (:mod:`dcign.model`),
+SUMMED over the images of a step, as in the authors' Torch7 code (criteria with
+``sizeAverage = false``): each image's latents then get an unscaled ELBO gradient, the scale
+the invariance-targeting gradient ``lambda * (z - mean)`` replaces (paper §3.1).  Adam and
+RMSprop are invariant to the overall scale of the loss.  The methods differ in the code
+``z`` handed to the decoder and in the batches they expect, which each checks at the boundary
+(:meth:`Objective.check_batch`):
+
+* :class:`DCIGNObjective` -- Kulkarni et al. 2015, §3.1-3.2: steps of one-factor groups; the
+  clamp with invariance targeting (:mod:`dcign.clamp`) on every group.
+* :class:`SGVBObjective` -- plain SGVB (Kingma & Welling 2014) on independently drawn images:
+  the entangled baseline of §4.1.1 (``beta = 1``) and β-VAE (Higgins et al. 2017, ``beta > 1``).
+* :class:`AdaGVAEObjective` -- Locatello et al. 2020: weakly supervised pairs sharing an unknown
+  subset of factors; shared latents get the pair's averaged posterior (:func:`ada_gvae_posteriors`).
+
+Batches are dicts from :class:`dcign.data.RenderedSteps`: ``images`` (N, 1, S, S) in [0, 1]
+and ``varied`` (G,) indices into :data:`dcign.factors.FACTORS` (-1 for random and pair steps).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .clamp import clamp_groups
+from .factors import FACTORS
+from .layout import group_latents
+from .model import DCIGN, kl_divergence, reconstruction_loss
+
+CLAMP_TARGETS = ("z", "params")
+
+
+def _images(batch) -> torch.Tensor:
+    x = batch.get("images") if isinstance(batch, dict) else None
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"a training step needs 'images' of shape (N, 1, S, S), got {getattr(x, 'shape', x)!r}")
+    return x
+
+
+def elbo_terms(net: DCIGN, x: torch.Tensor, z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float,
+               kl_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The loss of one step and what training logs.
+
+    Args:
+        net: the network (its decoder turns ``z`` into logits).
+        x: (N, 1, S, S) target images in [0, 1].
+        z: (N, D) codes to decode; mu, logvar: (N, D) posterior parameters the KL acts on.
+        beta: KL weight (1 = the ELBO).
+        kl_weight: optional (N, D) per-latent KL weights (0 drops a latent's KL term).
+
+    Returns:
+        ``loss`` (summed over images, what is minimised), ``loss_per_image``,
+        ``reconstruction`` and ``kl`` (means over images) and ``elbo`` (mean, unweighted KL).
+    """
+    rec = reconstruction_loss(net.decoder(z), x)
+    kl = kl_divergence(mu, logvar, kl_weight)
+    per_image = rec + beta * kl
+    return {"loss": per_image.sum(), "loss_per_image": per_image.mean(), "reconstruction": rec.mean(),
+            "kl": kl.mean(), "elbo": -(rec + kl_divergence(mu, logvar)).mean()}
+
+
+class Objective(nn.Module):
+    """A method's training objective: ``objective(net, batch) -> elbo_terms(...)``.
+
+    Attributes:
+        data_mode: the :class:`dcign.data.RenderedSteps` mode whose steps it expects.
+    """
+
+    data_mode = "random"
+
+    def __init__(self, beta: float = 1.0) -> None:
+        super().__init__()
+        self.beta = beta
+
+    def check_batch(self, batch) -> torch.Tensor:
+        """The step's images, after checking that the step is one this objective can use.
+
+        Raises:
+            ValueError: naming what the step lacks.
+        """
+        return _images(batch)
+
+    def code(self, net: DCIGN, mu: torch.Tensor, logvar: torch.Tensor, batch):
+        """``(z, mu, logvar, kl_weight)``: the code to decode and the posterior the KL acts on."""
+        return net.sample(mu, logvar), mu, logvar, None
+
+    def forward(self, net: DCIGN, batch) -> dict[str, torch.Tensor]:
+        x = self.check_batch(batch)
+        mu, logvar = net.encode(x)
+        z, mu, logvar, kl_weight = self.code(net, mu, logvar, batch)
+        return elbo_terms(net, x, z, mu, logvar, self.beta, kl_weight)
+
+
+class SGVBObjective(Objective):
+    """Plain SGVB on independently drawn images: the baseline (§4.1.1) and β-VAE (``beta`` > 1)."""
+
+
+class DCIGNObjective(Objective):
+    """DC-IGN's objective (paper §3.1-3.2) on a step of G one-factor groups of ``group_size``.
+
+    Group g (rows g*group_size .. (g+1)*group_size-1) varied factor ``varied[g]``; latents outside
+    that factor's group are clamped to the group's reference and receive the invariance-targeting
+    gradient instead of the decoder's (:func:`dcign.clamp.clamp_groups`).
+
+    Args:
+        latent_layout: factor -> latents (:mod:`dcign.layout`); latent_dim: D.
+        group_size: images per one-factor group.
+        invariance_lambda: lambda of the invariance-targeting gradient (paper: 0.01).
+        clamp_reference: 'mean' (paper) or 'first' (authors' code).
+        clamp_target: 'z' (paper: clamp the sample) or 'params' (authors' code: clamp mu and
+            log sigma^2 before sampling).
+        kl_on_clamped: keep the KL term of clamped latents (paper) or drop it (authors' code).
+        beta: KL weight.
+
+    Attributes:
+        masks: (len(FACTORS), D) bool, the active latents of each batch type.
+    """
+
+    data_mode = "one_factor"
+
+    def __init__(self, latent_layout: dict[str, list[int]], latent_dim: int, group_size: int,
+                 invariance_lambda: float = 0.01, clamp_reference: str = "mean", clamp_target: str = "z",
+                 kl_on_clamped: bool = True, beta: float = 1.0) -> None:
+        super().__init__(beta)
+        if clamp_target not in CLAMP_TARGETS:
+            raise ValueError(f"clamp_target must be one of {CLAMP_TARGETS}, got {clamp_target!r}")
+        self.group_size, self.lam, self.reference = group_size, invariance_lambda, clamp_reference
+        self.clamp_target, self.kl_on_clamped = clamp_target, kl_on_clamped
+        masks = torch.zeros(len(FACTORS), latent_dim, dtype=torch.bool)
+        for i, latents in enumerate(group_latents(latent_layout, latent_dim).values()):
+            masks[i, latents] = True
+        self.register_buffer("masks", masks, persistent=False)
+
+    def check_batch(self, batch) -> torch.Tensor:
+        x = _images(batch)
+        varied = batch.get("varied")
+        if not isinstance(varied, torch.Tensor) or varied.ndim != 1 or varied.dtype != torch.int64:
+            raise ValueError("a DC-IGN step needs 'varied': (G,) int64 indices of the factor each group varies")
+        if x.shape[0] != varied.shape[0] * self.group_size:
+            raise ValueError(f"a DC-IGN step of {varied.shape[0]} group(s) of {self.group_size} needs "
+                             f"{varied.shape[0] * self.group_size} images, got {x.shape[0]}")
+        if bool(((varied < 0) | (varied >= len(FACTORS))).any()):
+            raise ValueError(f"a DC-IGN step needs one-factor groups (varied in 0..{len(FACTORS) - 1}), got "
+                             f"{varied.tolist()} (-1 marks a random or pair step; train DC-IGN on one_factor steps)")
+        return x
+
+    def code(self, net, mu, logvar, batch):
+        masks = self.masks[batch["varied"]]  # (G, D) active latents of each group
+        args = (masks, self.group_size, self.lam, self.reference)
+        if self.clamp_target == "params":  # authors' code: clamp before sampling
+            z = net.sample(clamp_groups(mu, *args), clamp_groups(logvar, *args))
+        else:  # paper: clamp the sampled code
+            z = clamp_groups(net.sample(mu, logvar), *args)
+        kl_weight = None if self.kl_on_clamped else masks.repeat_interleave(self.group_size, dim=0).to(mu.dtype)
+        return z, mu, logvar, kl_weight
+
+
+def ada_gvae_posteriors(mu1, logvar1, mu2, logvar2):
+    """Adaptive group posteriors of Ada-GVAE (Locatello et al. 2020, eq. 7-8).
+
+    For each pair the per-latent KL between the two posteriors is computed; latents with
+    KL below the midpoint of its range (0.5 * (max + min)) are taken as shared and their
+    posteriors replaced by the average of the pair (mean of mu and of variance).
+
+    Args: (N, D) posterior parameters of the first and second images of N pairs.
+    Returns: the four adapted tensors, same shapes.
+    """
+    var1, var2 = logvar1.exp(), logvar2.exp()
+    kl = 0.5 * (var1 / var2 + (mu2 - mu1) ** 2 / var2 - 1 + logvar2 - logvar1)
+    kl = 0.5 * (kl + 0.5 * (var2 / var1 + (mu1 - mu2) ** 2 / var1 - 1 + logvar1 - logvar2))
+    threshold = 0.5 * (kl.max(dim=1, keepdim=True).values + kl.min(dim=1, keepdim=True).values)
+    shared = kl < threshold
+    mu_avg, var_avg = 0.5 * (mu1 + mu2), 0.5 * (var1 + var2)
+    lv_avg = var_avg.log()
+    return (
+        torch.where(shared, mu_avg, mu1),
+        torch.where(shared, lv_avg, logvar1),
+        torch.where(shared, mu_avg, mu2),
+        torch.where(shared, lv_avg, logvar2),
+    )
+
+
+class AdaGVAEObjective(Objective):
+    """Ada-GVAE (Locatello et al. 2020): image i of the first half of a step and image i of the
+    second half form a pair; the pair's shared latents get its averaged posterior."""
+
+    data_mode = "pairs"
+
+    def check_batch(self, batch) -> torch.Tensor:
+        x = _images(batch)
+        if x.shape[0] < 2 or x.shape[0] % 2:
+            raise ValueError(f"an Ada-GVAE step pairs its first half with its second: it needs an even number "
+                             f"of images (>= 2), got {x.shape[0]}")
+        return x
+
+    def code(self, net, mu, logvar, batch):
+        half = mu.shape[0] // 2
+        m1, l1, m2, l2 = ada_gvae_posteriors(mu[:half], logvar[:half], mu[half:], logvar[half:])
+        mu, logvar = torch.cat([m1, m2]), torch.cat([l1, l2])
+        return net.sample(mu, logvar), mu, logvar, None
+
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    "dcign": DCIGNObjective,
+    "baseline": SGVBObjective,
+    "beta-vae": SGVBObjective,
+    "ada-gvae": AdaGVAEObjective,
+}
+"""Method name -> its objective class (``OBJECTIVES[m].data_mode``: the steps it trains on)."""
+
+METHODS = tuple(OBJECTIVES)
+
+
+def objective_for(cfg) -> Objective:
+    """The objective of ``cfg.method`` with the settings of ``cfg`` (a :class:`dcign.config.TrainConfig`)."""
+    if cfg.method == "dcign":
+        return DCIGNObjective(cfg.latent_layout, cfg.latent_dim, cfg.batch_size, cfg.invariance_lambda,
+                              cfg.clamp_reference, cfg.clamp_target, cfg.kl_on_clamped, cfg.beta)
+    return OBJECTIVES[cfg.method](cfg.beta)
