@@ -1,5 +1,5 @@
-"""Imports go one way: factors -> renderer -> data -> model -> objectives -> config -> inference ->
-export / training -> metrics -> evaluation -> reproduce -> CLI (docs/ARCHITECTURE.md).
+"""Imports go one way: factors -> (metrics) -> renderer -> data -> model -> objectives -> config ->
+inference -> export / training -> evaluation -> reproduce -> CLI (docs/ARCHITECTURE.md).
 
 Every module of the package is read with ``ast`` (imports inside functions count too) and may
 import only modules of its own layer or of a layer before it.
@@ -17,6 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "dcign"
 LAYERS: list[tuple[str, ...]] = [
     ("dcign", "dcign.checks", "dcign.atomic", "dcign.images"),  # plain helpers (no torch)
     ("dcign.factors", "dcign.layout"),  # factor space, one-factor batches; latent layout
+    ("dcign.metrics",),  # disentanglement_lib metrics over any GroundTruthData (data sets adapt to them)
     ("dcign.render",),  # meshes and the OpenGL renderer
     ("dcign.data",),  # scene engines, data sets, streams of training steps
     ("dcign.model", "dcign.clamp"),  # the network, the clamp
@@ -25,7 +26,6 @@ LAYERS: list[tuple[str, ...]] = [
     ("dcign.inference",),  # encode / decode, latent choice, degrees <-> latent
     ("dcign.checkpoints", "dcign.probe", "dcign.export"),  # around training
     ("dcign.training",),  # Lightning module and loop, train + export
-    ("dcign.metrics",),  # disentanglement_lib metrics
     ("dcign.evaluation",),  # Fig. 6, traversals, novel views, metrics report, compare
     ("dcign.reproduce",),  # the paper's experiments
     ("dcign.cli", "dcign.app", "dcign.__main__"),  # front doors
