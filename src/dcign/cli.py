@@ -235,28 +235,22 @@ def render(
     out: Path = typer.Option(..., help="Output PNG."),
 ):
     """Re-render IMAGE with some factors set to new angles (degrees)."""
-    import numpy as np
-    import torch
-
     from .export import load_model
     from .images import load_image, save_png
-    from .inference import degrees_to_latent
+    from .inference import angle_codes, rerender
 
     try:
         net, cfg, meta = load_model(run)
-        maps = meta.get("angle_maps", {})
-        targets = {}
+        degrees = {}
         for item in set_:
             if "=" not in item:
                 raise UsageError(f"--set takes factor=degrees, got {item!r}")
             name, value = item.split("=", 1)
-            if name not in maps:
-                raise UsageError(f"this model has no latent for {name!r}; it can set: {', '.join(maps) or 'nothing'}")
             try:
-                deg = float(value)
+                degrees[name] = float(value)
             except ValueError:
                 raise UsageError(f"--set {name}= needs a number of degrees, got {value!r}") from None
-            targets[name] = degrees_to_latent(maps[name], deg)
+        codes = angle_codes(meta.get("angle_maps", {}), degrees)
         if out.suffix.lower() != ".png":
             raise UsageError(f"--out must end in .png, got {out}")
         if out.parent and not out.parent.is_dir():
@@ -264,13 +258,9 @@ def render(
         x = load_image(image, cfg.image_size)
     except ValueError as exc:
         fail(str(exc))
-    with torch.no_grad():
-        z = net.encode(torch.from_numpy(x))[0]
-        for name, value in targets.items():
-            z[0, maps[name]["latent_index"]] = value
-        y = net.decode(z).numpy()[0, 0]
+    y = rerender(net, x, codes)
     try:
-        save_png(out, np.asarray(y))
+        save_png(out, y)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
     typer.echo(f"wrote {out}")

@@ -12,6 +12,8 @@ helpers): everything here reads a network and the scene engine, nothing else.
 * :func:`fit_angle_maps` / :func:`degrees_to_latent`: the degrees -> latent tables saved in
   ``model.json``, fitted on TRAINING identities; :func:`check_angle_map` is the one check of
   such a table.
+* :func:`angle_codes` / :func:`rerender`: set angles (degrees) in one image's code and decode it,
+  the one re-rendering path of ``dcign render`` and ``dcign app``.
 * :func:`correlations`: Pearson and Spearman r of a latent against the true angle.
 """
 
@@ -186,3 +188,39 @@ def degrees_to_latent(angle_map: dict, degrees: float) -> float:
     if not np.isfinite(degrees) or not lo <= degrees <= hi:
         raise ValueError(f"angle {degrees} is outside the model's range [{lo:g}, {hi:g}] degrees")
     return float(np.interp(degrees, angle_map["degrees"], angle_map["latent"]))
+
+
+def angle_codes(angle_maps: dict, degrees: dict[str, float]) -> dict[int, float]:
+    """Latent index -> value for the angles to set, e.g. ``{"azimuth": 30.0}`` (degrees).
+
+    Raises:
+        ValueError: a factor without a table in this model, or an angle outside its table.
+    """
+    codes = {}
+    for name, deg in degrees.items():
+        if name not in angle_maps:
+            raise ValueError(f"this model has no latent for {name!r}; it can set: {', '.join(angle_maps) or 'nothing'}")
+        codes[int(angle_maps[name]["latent_index"])] = degrees_to_latent(angle_maps[name], deg)
+    return codes
+
+
+def rerender(net, x: np.ndarray, codes: dict[int, float], offset: np.ndarray | None = None) -> np.ndarray:
+    """Re-render one image with some latents set: what ``dcign render`` and ``dcign app`` do.
+
+    The image is encoded (posterior mean), latent ``k`` is set to ``codes[k]`` (values from
+    :func:`angle_codes`), ``offset`` (D,) is added if given (the app's principal-component
+    sliders), and the code is decoded (paper §4.1.1, Fig. 7: the decoder as a renderer).
+
+    Args:
+        net: model with ``encode(x) -> (mu, logvar)`` and ``decode(z)``.
+        x: (1, 1, S, S) float32 in [0, 1], as :func:`dcign.images.load_image` gives.
+
+    Returns:
+        (S, S) float32 grey image in [0, 1].
+    """
+    z = encode(net.encode, x, device=net_device(net))
+    for k, value in codes.items():
+        z[0, k] = value
+    if offset is not None:
+        z = z + np.asarray(offset, dtype=z.dtype)[None]
+    return decode(net, z)[0, 0]
