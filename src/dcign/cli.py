@@ -1,4 +1,4 @@
-"""Command-line interface: ``dcign data sample | train | evaluate | render``.
+"""Command-line interface: ``dcign data sample | train | evaluate | render | app | compare | reproduce``.
 
 Every refusal is one line on stderr starting with ``error:`` and exit code 2; nothing is
 written when an argument is bad.
@@ -264,6 +264,34 @@ def render(
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
     typer.echo(f"wrote {out}")
+
+
+@app.command("app")
+def app_command(
+    run_dir: Path = typer.Argument(..., help="A trained run folder (with model.safetensors + model.json)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind. The default serves this machine only; 0.0.0.0 exposes the app to every machine that can reach this one, without a password: they can use the model, see its test images, upload files and load any run folder this user can read."),
+    port: Optional[int] = typer.Option(None, help="Port (default: the first free one from 7860)."),
+):
+    """Open a browser app to re-render images with sliders (degrees), as `dcign render` does."""
+    from .app import launch
+
+    if port is not None and not 1 <= port <= 65535:
+        fail(f"--port must be in 1..65535, got {port}")
+    try:
+        from .export import read_model_json
+
+        read_model_json(run_dir)  # a missing model is refused before anything starts
+        _, url = launch(run_dir, host, port, block=False)
+    except ValueError as exc:
+        fail(str(exc))
+    except ImportError as exc:
+        fail(f"the app needs Gradio ({exc}); install it with `pip install 'dcign[app]'`")
+    except OSError as exc:
+        fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
+    typer.echo(f"dcign app on {url} (Ctrl+C stops it)")
+    import threading
+
+    threading.Event().wait()
 
 
 @app.command()
