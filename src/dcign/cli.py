@@ -43,7 +43,7 @@ def main_options(version: bool = typer.Option(False, "--version", callback=versi
 
 @data_app.command("sample")
 def data_sample(
-    dataset: str = typer.Option("faces", help="Data set: faces or chairs."),
+    dataset: str = typer.Option("faces", help="Data set: faces, heads (the v1 heads), chairs, or bfm:PATH (your Basel Face Model file)."),
     factor: str = typer.Option("azimuth", help="Factor that varies: azimuth, elevation, light_azimuth or identity."),
     batch_size: int = typer.Option(20, "--batch-size", help="Images in the batch."),
     size: int = typer.Option(64, help="Image side in pixels: 64 or 150."),
@@ -55,13 +55,15 @@ def data_sample(
 
     The grid is ordered by the varied factor (left to right, top to bottom); each image is also
     written alone as DIR/images/NNN.png, ready for `dcign render --image`."""
-    from .data.engine import DATASETS, EngineConfig, SceneEngine
+    from .data.engine import EngineConfig, SceneEngine, check_dataset
     from .factors import FACTORS
     from .atomic import atomic_write_json, check_writable_dir
     from .images import save_png, tile
 
-    if dataset not in DATASETS:
-        fail(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
+    try:
+        check_dataset(dataset)
+    except ValueError as exc:
+        fail(str(exc))
     if factor not in FACTORS:
         fail(f"unknown factor {factor!r}; choose one of {', '.join(FACTORS)}")
     if size not in (64, 150):
@@ -129,7 +131,7 @@ def train(
     out: Path = typer.Option(..., help="Run folder (config, checkpoints, logs, model, report)."),
     config: Optional[Path] = typer.Option(None, help="JSON config file (keys of dcign.config.TrainConfig); flags override it."),
     method: Optional[str] = typer.Option(None, help="dcign (default), baseline, beta-vae or ada-gvae."),
-    dataset: Optional[str] = typer.Option(None, help="faces (default) or chairs."),
+    dataset: Optional[str] = typer.Option(None, help="faces (default), heads (the v1 heads), chairs, or bfm:PATH."),
     preset: Optional[str] = typer.Option(None, help="small-64 (default), paper-150 or reference-150."),
     steps: Optional[int] = typer.Option(None, help="Optimiser steps (default 3000)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per one-factor group (default and paper: 20)."),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .checks import MAX_SEED, is_finite_number, is_int
 from .clamp import REFERENCES
-from .data.engine import DATASETS, EngineConfig
+from .data.engine import EngineConfig, check_dataset, data_version
 from .factors import DEFAULT_BATCH_WEIGHTS, normalise_weights
 from .layout import check_layout, default_layout, group_latents
 from .model import PRESETS
@@ -42,6 +42,10 @@ class TrainConfig:
         seed: seeds weights, sampling noise and the data stream; data_seed seeds the
             identity table (train/test split).
         num_workers: render processes; checkpoint_every / eval_every: steps.
+        data_version: version of the data set the run was trained on (e.g. 'faces-v2'),
+            stamped by :func:`dcign.training.train`; evaluation refuses a run whose version
+            differs from what its data set renders now.  None: not recorded (a config not
+            trained yet).
     """
 
     method: str = "dcign"
@@ -68,9 +72,16 @@ class TrainConfig:
     checkpoint_every: int = 250
     eval_every: int = 250
     on_nonfinite: str = "stop"
+    data_version: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
+
+    def with_data_version(self) -> "TrainConfig":
+        """A copy recording the version of what ``dataset`` renders now (training stamps it)."""
+        from dataclasses import replace
+
+        return replace(self, data_version=data_version(self.dataset))
 
     @property
     def image_size(self) -> int:
@@ -87,8 +98,9 @@ class TrainConfig:
                 bad(f"{name} must be a string, got {getattr(self, name)!r}")
         if self.method not in METHODS:
             bad(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.dataset not in DATASETS:
-            bad(f"unknown data set {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        check_dataset(self.dataset)
+        if self.data_version is not None and not isinstance(self.data_version, str):
+            bad(f"data_version must be a string, got {self.data_version!r}")
         if self.preset not in PRESETS:
             bad(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         for name in ("latent_dim", "steps", "batch_size", "groups_per_step", "checkpoint_every", "eval_every",

@@ -70,6 +70,15 @@ def read_model_json(run_dir: str | Path) -> dict:
     return meta
 
 
+def with_legacy_data_version(config):
+    """A saved config written before data sets were versioned gets its data set's v1 version."""
+    if isinstance(config, dict) and "data_version" not in config:
+        from .data.engine import LEGACY_VERSIONS
+
+        return {**config, "data_version": LEGACY_VERSIONS.get(config.get("dataset"), "unversioned")}
+    return config
+
+
 def load_model(run_dir: str | Path, map_location: str = "cpu") -> tuple[DCIGN, TrainConfig, dict]:
     """Load an exported model.
 
@@ -83,7 +92,7 @@ def load_model(run_dir: str | Path, map_location: str = "cpu") -> tuple[DCIGN, T
     meta = read_model_json(run_dir)
     mpath = Path(run_dir) / MODEL_CONFIG
     try:
-        cfg = TrainConfig.from_dict(meta["config"])
+        cfg = TrainConfig.from_dict(with_legacy_data_version(meta["config"]))
     except ValueError as exc:
         raise ValueError(f"{mpath}: invalid config: {exc}") from exc
     path = Path(run_dir) / MODEL_WEIGHTS

@@ -24,7 +24,7 @@ import torch
 from scipy import stats
 
 from .checks import is_finite_number, is_int
-from .data.engine import SceneEngine
+from .data.engine import SceneEngine, check_data_version
 from .factors import ANGLE_FACTORS, Factors
 
 
@@ -32,8 +32,14 @@ def engine_for(cfg) -> SceneEngine:
     """The scene engine a run was trained on (data set, image size, identity table).
 
     ``cfg`` is the run's :class:`dcign.config.TrainConfig`.
+
+    Raises:
+        ValueError: the run recorded a data version (``cfg.data_version``) other than what its
+            data set renders now (e.g. a run on the v1 heads evaluated on the v2 faces).
     """
-    return SceneEngine(cfg.engine_config())
+    engine = SceneEngine(cfg.engine_config())
+    check_data_version(cfg.data_version, cfg.dataset, engine.data_version)
+    return engine
 
 
 def net_device(net) -> torch.device:

@@ -169,6 +169,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         NonFiniteLossError: the loss became NaN/inf (with on_nonfinite='stop').
     """
     run_dir = Path(run_dir)
+    cfg = cfg.with_data_version()  # record what the engine renders now
     start_step, ckpt = 0, None
     if resume:
         saved = run_dir / "config.json"
@@ -217,6 +218,7 @@ def train_and_export(cfg: TrainConfig, run_dir: str | Path, resume: bool = False
     Raises:
         ValueError, NonFiniteLossError: as :func:`train`.
     """
+    cfg = cfg.with_data_version()  # model.json records the data version, as config.json does
     module = train(cfg, run_dir, resume=resume, callbacks=[DisentanglementProbe(cfg, run_dir)], **trainer_options)
     if getattr(module, "global_rank", 0) == 0:
         export_trained(module.net, cfg, run_dir, log)

@@ -285,6 +285,7 @@ class ChairModel:
     """
 
     name = "chairs"
+    version = "chairs-v1"
     identity_names: tuple[str, ...] = tuple(p[0] for p in _PARAMETERS)
     identity_dim: int = len(_PARAMETERS)
     _low = np.array([p[1] for p in _PARAMETERS], dtype=np.float64)

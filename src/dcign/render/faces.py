@@ -1,246 +1,234 @@
-"""A synthetic morphable face model, in the spirit of the Basel Face Model (Paysan et al. 2009).
+"""Face engine v2 (data version ``faces-v2``): a morphable model on real face geometry.
 
-The paper's faces were rendered from the Basel Face Model, which cannot be obtained here, so
-dcign carries its own: a template head mesh with the features that make a face (nose, brow
-ridge, eye sockets and eyes, lips, cheeks, chin, jaw line, ears, side-swept hair)
-plus a *linear* shape basis and a linear albedo basis.  An identity is a vector of standard
-Gaussian coefficients ``c = (alpha, beta)``:
+In the spirit of the Basel Face Model (Paysan et al. 2009), which the paper rendered its faces
+from: a template face mesh plus a *linear* shape basis and a linear albedo basis, an identity
+being standard-normal coefficients ``c = (alpha, beta)``:
 
-    positions = template + sum_k alpha_k * sigma_k * S_k        (S_k: (V, 3) shape modes)
-    albedo    = template_albedo + sum_j beta_j * tau_j * A_j    (A_j: (V,) albedo modes)
+    positions = template + sum_k alpha_k * S_k   (S_k: (V, 3) shape modes, cm per unit)
+    albedo    = SKIN + sum_j beta_j * A_j        (A_j: (V,) albedo modes), times the detail
+                texture with per-vertex strength 1 + sum_i gamma_i * C_i (contrast modes)
 
-The template is deliberately left/right asymmetric (side-swept hair, long on the face's right),
-and some shape modes are asymmetric, so a face turned to +60 degrees is not the mirror image of
-the same face at -60 degrees and azimuth is recoverable from one image.
+The template is MediaPipe's canonical face mesh (real face geometry, 468 landmarks; see
+:mod:`dcign.render.face_template`), closed with a smooth back of the head so a turned face never
+shows its inside: 1,438 triangles, few enough for llvmpipe.  Eyes (whites and irises), brows,
+lips and the mouth line are painted in MediaPipe's UV space into a 256x256 detail texture (an
+albedo multiplier), so they stay crisp without extra triangles.  The shape modes are smooth and
+anatomically placed on MediaPipe's landmarks (nose length, width and bridge, jaw width, chin,
+cheeks, brow ridge and height, eye spacing and depth, lip thickness, mouth width, face length
+and width, forehead slope) plus four smooth random asymmetric modes; the albedo modes change
+skin tone, the eye region and a smooth skin pattern, and two contrast modes make brows and lips
+darker or lighter.  Paper look: a grey, hairless face on the renderer's white background.  The
+template is left/right symmetric, so pose has to be read from the face's own geometry (nose,
+brows, jaw outline); the asymmetric modes make each identity slightly asymmetric, as real faces
+are.
 
-Object space: +y up, the face looks toward +z, head height about 2 units (fits the renderer's
-[-1.1, 1.1] frame).
+Object space: +y up, the face looks toward +z; 1 unit = 10.5 cm; the head turns about a
+vertical axis about 1.5 cm in front of the ears (the renderer frames [-1.1, 1.1]).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import face_template as ft
 from .mesh import Mesh, vertex_normals
 
-GRID_LONGITUDE = 80  # vertices around the head (denser on the face, see FRONT_WARP)
-GRID_LATITUDE = 56  # vertices from chin to crown
-FRONT_WARP = 0.6  # longitude spacing on the face is (1 - FRONT_WARP) times the mean spacing
-
-SKIN, HAIR, BROW, LIP, IRIS, SCLERA = 0.78, 0.22, 0.30, 0.55, 0.15, 0.95
-
-
-def _gauss(x, y, cx, cy, sx, sy):
-    return np.exp(-0.5 * (((x - cx) / sx) ** 2 + ((y - cy) / sy) ** 2))
-
-
-def _smoothstep(edge0, edge1, x):
-    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
-
-
-def _pair(x, y, cx, cy, sx, sy):
-    """A feature mirrored on both sides of the face (at x = +cx and x = -cx)."""
-    return _gauss(x, y, cx, cy, sx, sy) + _gauss(x, y, -cx, cy, sx, sy)
+CM_PER_UNIT = 10.5
+PIVOT_CM = (0.0, -0.5, -1.0)  # object-space origin in template cm: the head turns about it
+SKIN, BROW, LIP, MOUTH_LINE, SCLERA, IRIS = 0.74, 0.34, 0.56, 0.30, 0.90, 0.12  # grey albedo
+TEXTURE_SIZE = 256  # detail texture side, texels
+IRIS_RADIUS_UV = 0.03  # about 5 mm on the template
+IDENTITY_CLIP = 2.5
 
 
 class FaceModel:
-    """Synthetic morphable face model: template + linear shape and albedo bases.
+    """Morphable face model v2 on MediaPipe's canonical face mesh.
 
     Attributes:
-        identity_dim: length of the identity coefficient vector (shape + albedo).
+        name: 'faces'; version: 'faces-v2' (recorded by training runs, checked by evaluation).
+        identity_dim: length of the identity coefficient vector (shape modes, then albedo modes).
         identity_names: one name per coefficient.
+        triangles: (T, 3) int32, shared by every identity.
 
     The identity prior is N(0, I) in ``identity_dim`` dimensions, clipped to +-2.5.
     """
 
     name = "faces"
+    version = "faces-v2"
 
-    def __init__(self) -> None:
-        t = np.linspace(-np.pi, np.pi, GRID_LONGITUDE, endpoint=False)
-        lon = t - FRONT_WARP * np.sin(t)  # spend triangles on the face, not the back of the head
-        lat = np.linspace(-np.pi / 2, np.pi / 2, GRID_LATITUDE)[1:-1]
-        u, v = np.meshgrid(lon, lat)  # (rows = latitude, cols = longitude)
-        d = np.stack([np.cos(v) * np.sin(u), np.sin(v), np.cos(v) * np.cos(u)], axis=-1).reshape(-1, 3)
-        u, v = u.reshape(-1), v.reshape(-1)
-        # Base head: an ellipsoid whose lower half narrows toward the jaw and chin.
-        base = d * np.array([0.76, 0.98, 0.80])
-        y0 = base[:, 1]
-        base[:, 0] *= 1.0 - 0.28 * _smoothstep(0.0, -0.95, y0)
-        base[:, 2] *= 1.0 - 0.10 * _smoothstep(0.1, -0.95, y0) * (base[:, 2] < 0)
-        x, y, z = base[:, 0], base[:, 1], base[:, 2]
-        front = _smoothstep(0.05, 0.45, z / 0.82)  # 1 on the face, 0 on the sides and back
-        forward = np.array([0.0, 0.0, 1.0])
-        radial = d.copy()
-        self._x, self._y, self._front = x, y, front
+    def __init__(self, subdivisions: int = 0) -> None:
+        head = ft.head_template(subdivisions)
+        v, t, lm = head.vertices, head.triangles, head.landmarks
+        self.triangles = t.astype(np.int32)
+        self._template_cm = v
+        x, y, z = v[:, 0], v[:, 1], v[:, 2]
+        normals = vertex_normals(v, t).astype(np.float64)
+        face = head.face
+        side = np.sign(x)
+        ex, ey, ez = (np.eye(3)[i] for i in range(3))
 
-        feats = self._features(x, y, u, v, front)
-        shape_template = sum(feats[k][0] * feats[k][1] for k in feats)
-        self.template = base + shape_template
-        self.triangles = self._grid_triangles(GRID_LATITUDE - 2, GRID_LONGITUDE)
-        # The closed mesh needs caps at the poles.
-        self._add_poles(base)
+        def g(centre, sigma):
+            return np.exp(-0.5 * np.sum((v - np.asarray(centre)) ** 2, axis=1) / sigma**2)
 
-        # Linear shape basis: (name, field (V, 3), sigma).
+        def pair(i, j, sigma):
+            return g(lm[i], sigma) + g(lm[j], sigma)
+
+        def along(w, direction):
+            return w[:, None] * np.asarray(direction)[None]
+
+        def sideways(w):
+            return (w * side)[:, None] * ex
+
+        def smoothstep(e0, e1, s):
+            u = np.clip((s - e0) / (e1 - e0), 0.0, 1.0)
+            return u * u * (3 - 2 * u)
+
+        eye_r, eye_l = lm[list(ft.RIGHT_EYE)].mean(0), lm[list(ft.LEFT_EYE)].mean(0)
+        brow_r, brow_l = lm[list(ft.RIGHT_BROW)].mean(0), lm[list(ft.LEFT_BROW)].mean(0)
+        eyes = g(eye_r, 1.3) + g(eye_l, 1.3)
+        brows = g(brow_r, 1.5) + g(brow_l, 1.5)
+        upper_lip, lower_lip = g(lm[0], 1.0), g(lm[17], 1.0)
+        lower_face = smoothstep(-2.0, -8.0, y)
+        forehead = smoothstep(4.0, 9.0, y) * face
+        # (name, (V, 3) displacement in cm at coefficient 1): one standard deviation of each mode.
         modes = [
-            ("nose_size", feats["nose"][0] * feats["nose"][1], 0.35),
-            ("nose_width", (_pair(x, y, 0.09, -0.20, 0.06, 0.05) * front)[:, None] * forward * 0.06, 1.0),
-            ("brow_ridge", feats["brow"][0] * feats["brow"][1], 0.45),
-            ("eye_depth", feats["sockets"][0] * feats["sockets"][1], 0.35),
-            ("cheeks", feats["cheeks"][0] * feats["cheeks"][1], 0.6),
-            ("chin", feats["chin"][0] * feats["chin"][1], 0.6),
-            ("lips", feats["lips"][0] * feats["lips"][1], 0.4),
-            ("jaw_width", np.stack([x * _smoothstep(0.0, -0.8, y), 0 * x, 0 * x], 1) * 0.22, 1.0),
-            ("face_length", np.stack([0 * x, y, 0 * x], 1) * 0.07, 1.0),
-            ("head_width", np.stack([x, 0 * x, 0 * x], 1) * 0.07, 1.0),
-            ("forehead", (_gauss(x, y, 0.0, 0.55, 0.35, 0.2) * front)[:, None] * forward * 0.06, 1.0),
-            ("ears", feats["ears"][0] * feats["ears"][1], 0.4),
+            ("nose_length", along(g(lm[ft.NOSE_TIP], 1.6), [0.0, -0.15, 1.0]) * 0.55),
+            ("nose_width", sideways(pair(*ft.NOSE_WINGS, 1.0)) * 0.35),
+            ("nose_bridge", along(g(0.5 * (lm[ft.NOSE_BRIDGE] + lm[ft.NASION]), 1.3), ez) * 0.4),
+            ("jaw_width", sideways(lower_face * np.abs(x) / 7.0) * 0.7),
+            ("chin", along(g(lm[ft.CHIN], 2.0), [0.0, -0.6, 0.8]) * 0.55),
+            ("cheeks", normals * pair(*ft.CHEEKS, 2.0)[:, None] * 0.45),
+            ("brow_ridge", along(brows + 0.7 * g(lm[9], 1.3), ez) * 0.35),
+            ("brow_height", along(g(brow_r, 1.2) + g(brow_l, 1.2), ey) * 0.3),
+            ("eye_spacing", sideways(eyes) * 0.3),
+            ("eye_depth", along(eyes, -ez) * 0.3),
+            ("lip_thickness", (along(upper_lip, [0.0, 0.4, 1.0]) + along(lower_lip, [0.0, -0.4, 1.0])) * 0.25),
+            ("mouth_width", sideways(pair(61, 291, 1.0)) * 0.3),
+            ("face_length", along(y * (0.6 + 0.4 * lower_face), ey) * 0.045),
+            ("face_width", along(x, ex) * 0.05),
+            ("forehead_slope", along(forehead * (y - 4.0) / 5.0, -ez) * 0.8),
         ]
-        rng = np.random.default_rng(1234)  # fixed: the random modes are part of the model
-        for k in range(4):  # smooth, asymmetric random modes
-            field = np.zeros_like(x)
+        rng = np.random.default_rng(2009)  # fixed: the random modes are part of the model
+        for k in range(4):  # smooth, asymmetric random modes along the surface normal
+            w = np.zeros(len(v))
             for _ in range(3):
-                cx, cy = rng.uniform(-0.45, 0.45), rng.uniform(-0.7, 0.6)
-                field += rng.choice([-1, 1]) * _gauss(x, y, cx, cy, 0.15, 0.15)
-            modes.append((f"random_{k}", (field * front)[:, None] * radial * 0.04, 1.0))
+                w += rng.choice([-1.0, 1.0]) * g(lm[rng.integers(ft.NUM_LANDMARKS)], 2.5)
+            modes.append((f"random_{k}", normals * (w * face)[:, None] * 0.3))
         self.shape_names = tuple(m[0] for m in modes)
-        self.shape_basis = np.stack([m[1] * m[2] for m in modes])  # (K, V, 3)
+        self.shape_basis = np.stack([m[1] for m in modes])  # (K, V, 3) cm
 
-        self.template_albedo, albedo_modes = self._albedo(x, y, z, u, v, front)
-        self.albedo_names = tuple(m[0] for m in albedo_modes)
-        self.albedo_basis = np.stack([m[1] * m[2] for m in albedo_modes])  # (J, V)
+        albedo_modes, contrast_modes = self._albedo_modes(v, lm, face)
+        self.albedo_names = tuple(m[0] for m in albedo_modes) + tuple(m[0] for m in contrast_modes)
+        self.albedo_basis = np.stack([m[1] for m in albedo_modes])  # (J, V) albedo change
+        self.contrast_basis = np.stack([m[1] for m in contrast_modes])  # (C, V) detail-weight change
+        self.detail = self._detail_texture(head)
+        self.uvs = head.uvs.astype(np.float32)
+        self.face_weight = face
         self.identity_names = self.shape_names + self.albedo_names
         self.identity_dim = len(self.identity_names)
 
-    # -- template ---------------------------------------------------------------------------
     @staticmethod
-    def _features(x, y, u, v, front):
-        """Template face features: name -> (amplitude, (V, 3) displacement per unit)."""
-        fwd = np.stack([0 * x, 0 * x, front], axis=1)
-        nose = (
-            _gauss(x, y, 0.0, -0.14, 0.075, 0.11) * 1.0
-            + _gauss(x, y, 0.0, 0.04, 0.05, 0.16) * 0.45
-            + _pair(x, y, 0.085, -0.20, 0.05, 0.045) * 0.35
-        )
-        sockets = _pair(x, y, 0.26, 0.14, 0.12, 0.075)
-        eyeballs = _pair(x, y, 0.26, 0.13, 0.075, 0.045)
-        brow = _pair(x, y, 0.27, 0.29, 0.16, 0.05) + _gauss(x, y, 0.0, 0.25, 0.08, 0.05) * 0.6
-        lips = _gauss(x, y, 0.0, -0.40, 0.15, 0.03) + _gauss(x, y, 0.0, -0.49, 0.13, 0.035) * 1.1
-        mouth_line = _gauss(x, y, 0.0, -0.445, 0.14, 0.012)
-        cheeks = _pair(x, y, 0.38, -0.14, 0.14, 0.14)
-        chin = _gauss(x, y, 0.0, -0.74, 0.14, 0.08)
-        # Ears: bumps on the sides of the head, in longitude/latitude.
-        ears = _gauss(np.abs(u), v, np.pi / 2 + 0.12, 0.02, 0.07, 0.15)
-        radial_out = np.stack([np.sign(x) * 1.0, 0 * x, 0 * x], axis=1)
-        return {
-            "nose": (0.22, fwd * nose[:, None]),
-            "sockets": (-0.09, fwd * sockets[:, None]),
-            "eyeballs": (0.055, fwd * eyeballs[:, None]),
-            "brow": (0.07, fwd * brow[:, None]),
-            "lips": (0.05, fwd * lips[:, None]),
-            "mouth_line": (-0.025, fwd * mouth_line[:, None]),
-            "cheeks": (0.05, fwd * cheeks[:, None]),
-            "chin": (0.07, fwd * chin[:, None]),
-            "ears": (0.08, radial_out * ears[:, None]),
-        }
+    def _detail_texture(head: ft.HeadTemplate) -> np.ndarray:
+        """(TEXTURE_SIZE, TEXTURE_SIZE) albedo multiplier painted in MediaPipe's UV space.
+
+        Lips, the mouth line, brows, the whites of the eyes and the irises, painted inside the
+        landmark contours' texture coordinates (soft edges), 1 elsewhere.
+        """
+        from matplotlib.path import Path
+        from scipy.ndimage import gaussian_filter
+
+        n = TEXTURE_SIZE
+        c = (np.arange(n) + 0.5) / n
+        uu, vv = np.meshgrid(c, c)  # row i is v = c[i]: row 0 is texture coordinate v = 0
+        texels = np.stack([uu.ravel(), vv.ravel()], 1)
+        luv = head.landmark_uvs
+
+        def inside(contour, blur=0.8):
+            m = Path(luv[list(contour)]).contains_points(texels).reshape(n, n).astype(np.float64)
+            return np.clip(gaussian_filter(m, blur), 0, 1)
+
+        def disc(centre, radius, blur=0.8):
+            m = (np.hypot(uu - centre[0], vv - centre[1]) < radius).astype(np.float64)
+            return np.clip(gaussian_filter(m, blur), 0, 1)
+
+        tex = np.ones((n, n))
+        for mask, value in ((inside(ft.LIPS_OUTER), LIP), (inside(ft.LIPS_INNER, 0.6), MOUTH_LINE),
+                            (inside(ft.RIGHT_BROW) + inside(ft.LEFT_BROW), BROW)):
+            tex = tex * (1 - mask) + (value / SKIN) * mask
+        for contour in (ft.RIGHT_EYE, ft.LEFT_EYE):
+            opening = inside(contour, 0.5)
+            centre = luv[list(contour)].mean(0)
+            iris = disc(centre, IRIS_RADIUS_UV) * opening
+            tex = tex * (1 - opening) + (SCLERA / SKIN) * opening
+            tex = tex * (1 - iris) + (IRIS / SKIN) * iris
+        return tex.astype(np.float32)
 
     @staticmethod
-    def _albedo(x, y, z, u, v, front):
-        """Template albedo (V,) and albedo modes [(name, (V,) field, tau)]."""
-        # Hairline, by longitude u (0 = front, > 0 = the face's left, seen on the viewer's right):
-        # a side-swept cut, long over the face's right side (down to the jaw, covering the ear)
-        # and short on its left.  This strong asymmetry makes "how much hair is visible" an odd
-        # function of azimuth, so a profile to the left never looks like one to the right.
-        knots_u = [-np.pi, -np.pi / 2 - 0.1, -0.9, -0.45, 0.0, 0.45, np.pi / 2, np.pi]
-        knots_y = [-0.30, -0.55, 0.05, 0.40, 0.50, 0.56, 0.32, -0.30]
-        hairline = np.interp(u, knots_u, knots_y)
-        hair = _smoothstep(-0.03, 0.03, y - hairline)
-        ear_zone = _gauss(u, v, np.pi / 2 + 0.12, 0.02, 0.09, 0.18)  # the left ear shows
-        hair = hair * (1 - ear_zone)
-        brows = _pair(x, y, 0.27, 0.265, 0.11, 0.022) * front
-        brows = np.clip(brows * 1.4, 0, 1)
-        lips = np.clip(_gauss(x, y, 0.0, -0.445, 0.11, 0.045) * 1.3, 0, 1) * front
-        iris = _smoothstep(0.042, 0.028, np.hypot(np.abs(x) - 0.26, y - 0.13)) * front
-        sclera = _smoothstep(0.075, 0.06, np.hypot((np.abs(x) - 0.26) / 1.6, y - 0.13)) * front * (1 - iris)
-        a = np.full_like(x, SKIN)
-        a = a * (1 - hair) + HAIR * hair
-        a = a * (1 - brows) + BROW * brows
-        a = a * (1 - lips) + LIP * lips
-        a = a * (1 - sclera) + SCLERA * sclera
-        a = a * (1 - iris) + IRIS * iris
-        skin = (1 - hair) * (1 - iris) * (1 - sclera)
-        rng = np.random.default_rng(4321)
-        blotch = np.zeros_like(x)
+    def _albedo_modes(v, lm, face):
+        """Albedo modes [(name, (V,) change at coefficient 1)] and detail-contrast modes."""
+
+        def g(centre, sigma):
+            return np.exp(-0.5 * np.sum((v - np.asarray(centre)) ** 2, axis=1) / sigma**2)
+
+        eyes = g(lm[list(ft.RIGHT_EYE)].mean(0), 1.5) + g(lm[list(ft.LEFT_EYE)].mean(0), 1.5)
+        brows = g(lm[list(ft.RIGHT_BROW)].mean(0), 1.8) + g(lm[list(ft.LEFT_BROW)].mean(0), 1.8)
+        lips = g(lm[0], 1.6) + g(lm[17], 1.6)
+        rng = np.random.default_rng(2017)  # fixed: part of the model
+        blotch = np.zeros(len(v))
         for _ in range(3):
-            blotch += rng.choice([-1, 1]) * _gauss(x, y, rng.uniform(-0.4, 0.4), rng.uniform(-0.6, 0.4), 0.2, 0.2)
-        modes = [
-            ("skin_tone", skin, 0.08),
-            ("hair_tone", hair, 0.10),
-            ("brow_tone", brows, 0.08),
-            ("lip_tone", lips, 0.08),
-            ("skin_pattern", blotch * skin * front, 0.04),
+            blotch += rng.choice([-1.0, 1.0]) * g(lm[rng.integers(ft.NUM_LANDMARKS)], 3.0)
+        albedo = [
+            ("skin_tone", np.full(len(v), 0.05)),
+            ("eye_region_tone", -eyes * 0.05),
+            ("skin_pattern", blotch * face * 0.035),
         ]
-        return a, modes
-
-    @staticmethod
-    def _grid_triangles(rows: int, cols: int) -> np.ndarray:
-        r, c = np.meshgrid(np.arange(rows - 1), np.arange(cols), indexing="ij")
-        i00 = r * cols + c
-        i01 = r * cols + (c + 1) % cols
-        i10 = (r + 1) * cols + c
-        i11 = (r + 1) * cols + (c + 1) % cols
-        # Counter-clockwise seen from outside (latitude up, longitude to the right).
-        t = np.concatenate([np.stack([i00, i01, i11], -1), np.stack([i00, i11, i10], -1)]).reshape(-1, 3)
-        return t.astype(np.int32)
-
-    def _add_poles(self, base: np.ndarray) -> None:
-        cols, n = GRID_LONGITUDE, self.template.shape[0]
-        rows = GRID_LATITUDE - 2
-        south = np.array([[0.0, -0.98 * 1.0, 0.0]])
-        north = np.array([[0.0, 0.98, 0.0]])
-        c = np.arange(cols)
-        bottom = np.stack([np.full(cols, n), (c + 1) % cols, c], -1)
-        top_ring = (rows - 1) * cols
-        top = np.stack([np.full(cols, n + 1), top_ring + c, top_ring + (c + 1) % cols], -1)
-        self.template = np.concatenate([self.template, south, north])
-        self.triangles = np.concatenate([self.triangles, bottom, top]).astype(np.int32)
-        self._x = np.concatenate([self._x, [0.0, 0.0]])
-        self._y = np.concatenate([self._y, [-0.98, 0.98]])
-        self._front = np.concatenate([self._front, [0.0, 0.0]])
+        contrast = [  # scale the detail texture's effect: darker or lighter brows and lips
+            ("brow_contrast", brows * face * 0.25),
+            ("lip_contrast", lips * face * 0.3),
+        ]
+        return albedo, contrast
 
     # -- public interface ---------------------------------------------------------------------
     def sample_identity(self, rng: np.random.Generator) -> np.ndarray:
         """One identity: (identity_dim,) float64 standard-normal coefficients clipped to +-2.5."""
-        return np.clip(rng.standard_normal(self.identity_dim), -2.5, 2.5)
+        return np.clip(rng.standard_normal(self.identity_dim), -IDENTITY_CLIP, IDENTITY_CLIP)
 
-    def mesh(self, identity: np.ndarray) -> Mesh:
-        """The face mesh of one identity.
+    def positions_cm(self, identity: np.ndarray) -> np.ndarray:
+        """(V, 3) float64 vertex positions of one identity in template cm (see :meth:`mesh`)."""
+        c = self._check(identity)
+        return self._template_cm + np.tensordot(c[: len(self.shape_names)], self.shape_basis, axes=1)
 
-        Args:
-            identity: (identity_dim,) coefficients (shape first, then albedo).
-
-        Returns:
-            A :class:`Mesh` of about 9,500 vertices and 19,000 triangles.
-
-        Raises:
-            ValueError: wrong length or non-finite coefficients.
-        """
+    def _check(self, identity) -> np.ndarray:
         c = np.asarray(identity, dtype=np.float64)
         if c.shape != (self.identity_dim,):
             raise ValueError(f"a face identity has {self.identity_dim} coefficients, got shape {c.shape}")
         if not np.all(np.isfinite(c)):
             raise ValueError("face identity coefficients must be finite")
-        k = len(self.shape_names)
-        n_grid = self.shape_basis.shape[1]
-        positions = self.template.copy()
-        positions[:n_grid] += np.tensordot(c[:k], self.shape_basis, axes=1)
-        ring = GRID_LONGITUDE  # the poles sit at the centre of their (deformed) latitude rings
-        positions[n_grid] = positions[:ring].mean(axis=0)
-        positions[n_grid + 1] = positions[n_grid - ring : n_grid].mean(axis=0)
-        albedo = np.concatenate([self.template_albedo + np.tensordot(c[k:], self.albedo_basis, axes=1), [SKIN, HAIR]])
+        return c
+
+    def mesh(self, identity: np.ndarray) -> Mesh:
+        """The head mesh of one identity, in object space (1 unit = 10.5 cm).
+
+        Args:
+            identity: (identity_dim,) coefficients (shape first, then albedo).
+
+        Returns:
+            A :class:`Mesh` of 721 vertices and 1,438 triangles (with its detail texture).
+
+        Raises:
+            ValueError: wrong length or non-finite coefficients.
+        """
+        c = self._check(identity)
+        p = (self.positions_cm(c) - np.asarray(PIVOT_CM)) / CM_PER_UNIT
+        k, j = len(self.shape_names), len(self.albedo_basis)
+        albedo = SKIN + np.tensordot(c[k : k + j], self.albedo_basis, axes=1)
+        weight = self.face_weight + np.tensordot(c[k + j :], self.contrast_basis, axes=1)
         return Mesh(
-            positions=positions.astype(np.float32),
-            normals=vertex_normals(positions, self.triangles),
+            positions=p.astype(np.float32),
+            normals=vertex_normals(p, self.triangles),
             albedo=np.clip(albedo, 0.0, 1.0).astype(np.float32),
             triangles=self.triangles,
+            detail=self.detail,
+            uvs=self.uvs,
+            detail_weight=np.clip(weight, 0.0, 2.0).astype(np.float32),
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Mesh:
     """An indexed triangle mesh with per-vertex normals and grey albedo.
 
@@ -22,12 +22,21 @@ class Mesh:
         normals: (V, 3) float32 unit vertex normals (outward).
         albedo: (V,) float32 grey reflectance in [0, 1].
         triangles: (T, 3) int32 vertex indices, counter-clockwise seen from outside.
+        detail: optional (H, W) float32 detail texture, a multiplier of the albedo (1 = no
+            change; values above 1 brighten, e.g. the white of the eyes).  Meshes of one model
+            share the same array.  Row 0 is texture coordinate v = 0.
+        uvs: (V, 2) float32 texture coordinates in [0, 1] (required with ``detail``).
+        detail_weight: (V,) float32 in [0, 1], how much of the detail texture applies at each
+            vertex (0 where the texture coordinates mean nothing, e.g. an added back of a head).
     """
 
     positions: np.ndarray
     normals: np.ndarray
     albedo: np.ndarray
     triangles: np.ndarray
+    detail: np.ndarray | None = None
+    uvs: np.ndarray | None = None
+    detail_weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         v = self.positions.shape[0]
@@ -39,6 +48,11 @@ class Mesh:
             raise ValueError("Mesh triangles must have shape (T, 3)")
         if self.triangles.size and (self.triangles.min() < 0 or self.triangles.max() >= v):
             raise ValueError("Mesh triangles index vertices that do not exist")
+        if self.detail is not None:
+            if self.detail.ndim != 2 or self.uvs is None or self.uvs.shape != (v, 2):
+                raise ValueError("a Mesh detail texture must be (H, W) and come with uvs of shape (V, 2)")
+            if self.detail_weight is None or self.detail_weight.shape != (v,):
+                raise ValueError(f"a Mesh detail texture needs detail_weight of shape ({v},)")
 
     @property
     def num_vertices(self) -> int:

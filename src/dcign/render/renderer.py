@@ -1,6 +1,8 @@
 """Headless OpenGL renderer (moderngl + EGL): Lambert shading, orthographic camera.
 
-One directional light plus ambient, grey output in [0, 1] on a white background.
+One directional light plus ambient, grey output in [0, 1] on a white background.  A mesh may
+carry a detail texture (a multiplier of its per-vertex albedo, e.g. eyes and brows painted in
+UV space), so fine albedo detail costs no triangles.
 Many images are drawn per call: each image gets a viewport of one large multisampled
 framebuffer, which is read back once.
 
@@ -32,13 +34,19 @@ uniform float scale;
 in vec3 in_position;
 in vec3 in_normal;
 in float in_albedo;
+in vec2 in_uv;
+in float in_detail;
 out vec3 v_normal;
 out float v_albedo;
+out vec2 v_uv;
+out float v_detail;
 void main() {
     vec3 p = rotation * in_position;
     gl_Position = vec4(p.x * scale, p.y * scale, -p.z * scale * 0.5, 1.0);
     v_normal = rotation * in_normal;
     v_albedo = in_albedo;
+    v_uv = in_uv;
+    v_detail = in_detail;
 }
 """
 
@@ -47,12 +55,16 @@ _FRAGMENT_SHADER = """
 uniform vec3 light_direction;
 uniform float ambient;
 uniform float diffuse;
+uniform sampler2D detail_map;
 in vec3 v_normal;
 in float v_albedo;
+in vec2 v_uv;
+in float v_detail;
 out vec4 colour;
 void main() {
     float lambert = max(dot(normalize(v_normal), light_direction), 0.0);
-    float grey = clamp(v_albedo * (ambient + diffuse * lambert), 0.0, 1.0);
+    float albedo = clamp(v_albedo * mix(1.0, texture(detail_map, v_uv).r, v_detail), 0.0, 1.0);
+    float grey = clamp(albedo * (ambient + diffuse * lambert), 0.0, 1.0);
     colour = vec4(grey, grey, grey, 1.0);
 }
 """
@@ -118,6 +130,7 @@ class Renderer:
         self.program["diffuse"].value = DIFFUSE
         self._rows = 0
         self._fbo_ms = self._fbo = None
+        self._textures: dict[int, tuple[np.ndarray, object]] = {}  # id(detail array) -> (array, GL texture)
         info = self.ctx.info
         limit = min(int(info["GL_MAX_RENDERBUFFER_SIZE"]), int(info["GL_MAX_VIEWPORT_DIMS"][1]))
         self.max_rows = max(1, limit // self.size)
@@ -173,10 +186,17 @@ class Renderer:
                             elevation[i : i + per_pass], light_azimuth[i : i + per_pass])
                 for i in range(0, b, per_pass)
             ])
+        details = {id(m.detail): m.detail for m in meshes if m.detail is not None}
+        if len(details) > 1:
+            raise ValueError("meshes of one render call must share one detail texture (or have none)")
         vertex_data, index_data, first, count, base = [], [], [], [], 0
         offset = 0
         for m in meshes:
-            vertex_data.append(np.concatenate([m.positions, m.normals, m.albedo[:, None]], axis=1))
+            if m.detail is None:
+                uv_w = np.zeros((m.num_vertices, 3), np.float32)
+            else:
+                uv_w = np.concatenate([m.uvs, m.detail_weight[:, None]], axis=1)
+            vertex_data.append(np.concatenate([m.positions, m.normals, m.albedo[:, None], uv_w], axis=1))
             index_data.append(m.triangles.reshape(-1) + base)
             first.append(offset)
             count.append(m.triangles.size)
@@ -188,9 +208,11 @@ class Renderer:
             vbo = self.ctx.buffer(np.concatenate(vertex_data).astype("f4").tobytes())
             ibo = self.ctx.buffer(np.concatenate(index_data).astype("i4").tobytes())
             vao = self.ctx.vertex_array(
-                self.program, [(vbo, "3f 3f 1f", "in_position", "in_normal", "in_albedo")], index_buffer=ibo, index_element_size=4
+                self.program, [(vbo, "3f 3f 1f 2f 1f", "in_position", "in_normal", "in_albedo", "in_uv", "in_detail")],
+                index_buffer=ibo, index_element_size=4,
             )
             try:
+                self._texture(next(iter(details.values()), None)).use(0)
                 draw_fbo, read_fbo = self._framebuffers(rows)
                 draw_fbo.use()
                 draw_fbo.scissor = None
@@ -214,6 +236,24 @@ class Renderer:
         grid = np.frombuffer(raw, dtype=np.uint8).reshape(rows * s, GRID_COLUMNS * s)  # bottom row first
         tiles = grid.reshape(rows, s, GRID_COLUMNS, s).transpose(0, 2, 1, 3).reshape(rows * GRID_COLUMNS, s, s)
         return (tiles[:b, ::-1].astype(np.float32) / 255.0)[:, None]
+
+    def _texture(self, detail: np.ndarray | None):
+        """The GL texture of a detail array (uploaded once, mipmapped); a white 1x1 one for None."""
+        import moderngl
+
+        key = id(detail)
+        hit = self._textures.get(key)
+        if hit is not None and hit[0] is detail:
+            return hit[1]
+        data = np.ones((1, 1), np.float32) if detail is None else np.ascontiguousarray(detail, dtype=np.float32)
+        tex = self.ctx.texture((data.shape[1], data.shape[0]), 1, data.tobytes(), dtype="f4")
+        tex.build_mipmaps()
+        tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+        tex.repeat_x = tex.repeat_y = False
+        if len(self._textures) >= 4:  # a process renders one or two models: keep a few
+            self._textures.pop(next(iter(self._textures)))[1].release()
+        self._textures[key] = (detail, tex)
+        return tex
 
     def release(self) -> None:
         self.ctx.release()
