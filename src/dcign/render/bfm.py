@@ -12,8 +12,9 @@ published layouts are read:
   ``shape/model/pcaBasis`` (3N, K), ``shape/model/pcaVariance`` (K,), ``shape/representer/cells``
   (3, F) 0-based triangles, and the same ``color/model/...`` with RGB in [0, 1].
 
-Coordinates may be in µm or mm: the mesh is centred and scaled by the *mean* shape (its larger
-side spans 1.9 renderer units), so identities keep their relative sizes.  An identity is N(0, I)
+Coordinates may be in µm or mm: the mesh is centred and scaled by the *mean* shape (its farthest
+vertex 1 renderer unit from the centre, so every pose stays in the frame), so identities keep
+their relative sizes.  An identity is N(0, I)
 coefficients of the first ``num_modes`` shape modes and the first ``num_modes`` colour modes
 (clipped to +-2.5); the albedo is the luminance of the colour model.  The files are face masks,
 open at the back: seen from far to the side, back faces are culled (the background shows).
@@ -29,7 +30,7 @@ import numpy as np
 
 from .mesh import Mesh, vertex_normals
 
-FIT_EXTENT = 1.9  # renderer units spanned by the mean shape's larger side (frame: 2.2)
+FIT_RADIUS = 1.0  # renderer units from the mean shape's centre to its farthest vertex (frame: +-1.1)
 IDENTITY_CLIP = 2.5
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -192,7 +193,8 @@ class BFMModel:
         self.albedo_mean = cmean.reshape(n, 3) @ LUMA
         self.albedo_basis = (cbasis[:, :k] * cstd[:k]).T.reshape(k, n, 3) @ LUMA  # (k, N)
         lo, hi = self.shape_mean.min(0), self.shape_mean.max(0)
-        self._centre, self._scale = (lo + hi) / 2, FIT_EXTENT / max(hi[0] - lo[0], hi[1] - lo[1])
+        self._centre = (lo + hi) / 2  # turning about the centre keeps every pose in the frame
+        self._scale = FIT_RADIUS / np.linalg.norm(self.shape_mean - self._centre, axis=1).max()
         tris = tris.astype(np.int64)
         # Published triangle order may wind either way: make them counter-clockwise from outside.
         p = self.shape_mean - self.shape_mean.mean(0)

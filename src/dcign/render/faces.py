@@ -35,7 +35,7 @@ from .mesh import Mesh, vertex_normals
 
 CM_PER_UNIT = 10.5
 PIVOT_CM = (0.0, -0.5, -1.0)  # object-space origin in template cm: the head turns about it
-SKIN, BROW, LIP, MOUTH_LINE, SCLERA, IRIS = 0.74, 0.34, 0.56, 0.30, 0.90, 0.12  # grey albedo
+SKIN, BROW, LIP, MOUTH_LINE, SCLERA, IRIS = 0.74, 0.34, 0.50, 0.25, 0.90, 0.12  # grey albedo
 TEXTURE_SIZE = 256  # detail texture side, texels
 IRIS_RADIUS_UV = 0.03  # about 5 mm on the template
 IDENTITY_CLIP = 2.5
