@@ -148,7 +148,7 @@ def test_heads_still_render_and_differ_from_faces(faces):
 def test_data_versions_and_refusal():
     from dcign.config import TrainConfig
     from dcign.data.engine import check_data_version, data_version
-    from dcign.evaluation.report import engine_for
+    from dcign.inference import engine_for
     from dcign.export import with_legacy_data_version
 
     assert (data_version("faces"), data_version("heads"), data_version("chairs")) == ("faces-v2", "heads-v1", "chairs-v1")
