@@ -171,6 +171,13 @@ def test_run_records_data_version_and_evaluate_refuses_another(tmp_path):
     out = tmp_path / "run"
     dcign("train", "--out", out, *TINY)
     assert json.loads((out / "config.json").read_text())["data_version"] == "faces-v2"
+    from dcign.config import TrainConfig
+    from dcign.training import train
+
+    saved = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**saved, "data_version": "faces-v1"}))
+    with pytest.raises(ValueError, match="trained on data set version faces-v1.*now renders faces-v2"):
+        train(TrainConfig.from_dict({**saved, "data_version": None}), out, resume=True, progress=False)
     meta = json.loads((out / "model.json").read_text())
     assert meta["config"]["data_version"] == "faces-v2"
     del meta["config"]["data_version"]  # a run exported before data sets were versioned: the v1 heads

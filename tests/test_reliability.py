@@ -137,7 +137,7 @@ def test_resume_gives_the_same_result_as_not_stopping(tmp_path, reference):
 def test_resume_before_first_checkpoint_restarts_from_step_zero(tmp_path, reference):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text(tiny().to_json())  # killed before its first checkpoint
+    (run / "config.json").write_text(tiny().with_data_version().to_json())  # killed before its first checkpoint
     run_train(run, resume=True)
     assert_same_training_state(ckpt_state(run / "checkpoints" / "last.ckpt"), reference)
 
@@ -433,7 +433,7 @@ def test_payload_is_live_but_never_executed_by_dcign(tmp_path):
             AtomicCheckpointIO().load_checkpoint(ckpt)
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    (run / "config.json").write_text(tiny().to_json())
+    (run / "config.json").write_text(tiny().with_data_version().to_json())
     evil_checkpoint(run / "checkpoints" / "last.ckpt", marker)
     with pytest.raises(ValueError, match="safely"):
         run_train(run, resume=True)

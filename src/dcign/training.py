@@ -175,7 +175,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         saved = run_dir / "config.json"
         if not saved.is_file():
             raise ValueError(f"cannot resume: {saved} does not exist (train without --resume to start a new run)")
-        changed = resume_conflicts(TrainConfig.load(saved), cfg)
+        old = TrainConfig.load(saved)
+        changed = resume_conflicts(old, cfg)
+        if changed == ["data_version"]:
+            raise ValueError(f"cannot resume {run_dir}: it was trained on data set version {old.data_version or 'unrecorded'}, "
+                             f"but --dataset {cfg.dataset} now renders {cfg.data_version}; train a new run")
         if changed:
             raise ValueError(f"cannot resume {run_dir} with a different config: {', '.join(changed)} differ from its config.json")
         found = newest_checkpoint(run_dir / CHECKPOINT_DIR)  # raises on a damaged/tampered checkpoint
