@@ -7,6 +7,9 @@ the same run, so figures taken on a shared machine stay comparable; prints the f
 Usage: python benchmarks/render_throughput.py [--seconds 8] [--datasets faces,heads,chairs]
 Target (issue 10): faces >= 2,000 images/s at 64 px and >= 1,000 at 150 px with 2 workers on
 2 cores (the v1 heads measured 1,052 and 756).
+
+Also the median time to build one identity's mesh (per data set, 200 identities), which the
+mesh cache pays once per identity; a chair mesh should take under 20 ms (typically ~1 ms).
 """
 
 from __future__ import annotations
@@ -31,6 +34,24 @@ def images_per_second(dataset: str, size: int, workers: int, seconds: float, gro
     return rate
 
 
+def mesh_build_ms(dataset: str, n: int = 200) -> float:
+    """Median milliseconds to build the mesh of one identity (after one warm-up build)."""
+    import numpy as np
+
+    from dcign.data.engine import mesh_model
+
+    model = mesh_model(dataset)
+    rng = np.random.default_rng(1234)
+    identities = [model.sample_identity(rng) for _ in range(n)]
+    model.mesh(identities[0])
+    times = []
+    for identity in identities:
+        t0 = time.perf_counter()
+        model.mesh(identity)
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=8.0, help="measuring time per configuration")
@@ -38,6 +59,8 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     args = ap.parse_args()
     datasets = args.datasets.split(",")
+    for dataset in datasets:
+        print(f"{dataset:8s} mesh build {mesh_build_ms(dataset):.2f} ms (median of 200 identities)", flush=True)
     print(f"{'dataset':8s} {'size':>4s} {'workers':>7s} {'images/s':>9s}")
     rates = {}
     for size in (64, 150):

@@ -48,10 +48,34 @@ def test_groups_clamp_separately():
     assert torch.equal(out, torch.tensor([[0.0, 1.0], [2.0, 1.0], [15.0, 10.0], [15.0, 30.0]]))
 
 
-def test_gradcheck_of_active_path():
-    z = torch.randn(4, 3, dtype=torch.double, requires_grad=True)
-    active = torch.ones(3, dtype=torch.bool)
-    assert torch.autograd.gradcheck(lambda t: clamp_group(t, active), (z,))
+def test_gradcheck_of_active_path_with_clamped_latents_present():
+    """With lambda = 0 the custom backward is the true gradient of the active outputs: it
+    passes their gradient through and gives clamped latents nothing (groups of 3, mixed masks)."""
+    z = torch.randn(6, 4, dtype=torch.double, requires_grad=True)
+    masks = torch.tensor([[True, False, True, False], [False, True, False, False]])
+    active_rows = torch.cat([masks[0].expand(3, -1), masks[1].expand(3, -1)])
+    assert torch.autograd.gradcheck(lambda t: clamp_groups(t, masks, 3, lam=0.0)[active_rows], (z,))
+    one = torch.tensor([False, True, True])
+    x = torch.randn(4, 3, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: clamp_group(t, one, lam=0.0)[:, 1:], (x,))
+
+
+def test_each_group_gets_the_invariance_gradient_of_its_own_mean():
+    """Backward of two stacked groups: active latents get the decoder's gradient, clamped
+    latents lambda * (z - mean of THEIR group) and nothing from the decoder."""
+    torch.manual_seed(0)
+    z = torch.randn(8, 5, requires_grad=True)
+    masks = torch.tensor([[True, False, False, False, False], [False, False, True, True, True]])
+    w = torch.randn(8, 5)
+    (clamp_groups(z, masks, group_size=4, lam=0.5) * w).sum().backward()
+    zd = z.detach()
+    for g, rows in enumerate((slice(0, 4), slice(4, 8))):
+        own = 0.5 * (zd[rows] - zd[rows].mean(0))
+        active = masks[g]
+        torch.testing.assert_close(z.grad[rows][:, active], w[rows][:, active])
+        torch.testing.assert_close(z.grad[rows][:, ~active], own[:, ~active])
+    other = 0.5 * (zd[:4] - zd.mean(0))  # a shared mean over the whole step would give this
+    assert not torch.allclose(z.grad[:4, 1:], other[:, 1:])
 
 
 @pytest.mark.parametrize("kwargs, msg", [({"lam": -1.0}, "lambda"), ({"reference": "median"}, "reference")])

@@ -142,8 +142,11 @@ def test_all_zero_representation_scores_low():
     fv = run("factor_vae_score", zeros)
     assert fv["eval_accuracy"] <= 0.2 and fv["num_active_dims"] == 0 and "note" in fv
     assert run("mig", zeros)["discrete_mig"] <= 0.2
-    assert run("sap", zeros)["SAP_score"] <= 0.2
-    assert run("sap", zeros, continuous_factors=True)["SAP_score"] <= 0.2
+    # SAP is a gap between the two best codes: a constant code has none (0), well below the
+    # perfect code's 0.1..0.35 of test_identity_sap, and so has a code that duplicates each factor.
+    assert run("sap", zeros)["SAP_score"] <= 0.02
+    assert run("sap", zeros, continuous_factors=True)["SAP_score"] <= 0.02
+    assert run("sap", duplicated)["SAP_score"] <= 0.02
 
 
 def test_duplicated_representation_has_no_gap():
@@ -163,28 +166,20 @@ def test_dci_zero_importance():
     assert result["completeness"] == pytest.approx(0.0)
 
 
-def test_dci_factor_split_over_two_codes():
-    # 10 codes x 9 factors: factor 0 shared equally by codes 0 and 1, factor k by code k + 1.
-    # Each code serves one factor (D = 1); factor 0's completeness is 1 - H_10(1/2, 1/2).
-    importance = np.zeros((10, 9))
+@pytest.mark.parametrize("num_codes", [10, 11])
+def test_dci_factor_split_over_two_codes(num_codes):
+    # num_codes codes x (num_codes - 1) factors: factor 0 shared equally by codes 0 and 1,
+    # factor k by code k + 1. Each code serves one factor (D = 1); factor 0's completeness is
+    # 1 - H(1/2, 1/2) with the entropy in base num_codes (0.699 for 10 codes).
+    importance = np.zeros((num_codes, num_codes - 1))
     importance[0, 0] = importance[1, 0] = 0.5
-    for k in range(1, 9):
-        importance[k + 1, k] = 1.0
+    importance[np.arange(2, num_codes), np.arange(1, num_codes - 1)] = 1.0
     result = metrics.dci_from_importance(importance)
     assert result["disentanglement"] == pytest.approx(1.0)
-    assert result["completeness_per_factor"][0] == pytest.approx(1 - math.log(2) / math.log(10))
-    assert result["completeness_per_factor"][0] == pytest.approx(0.699, abs=1e-3)
-    assert result["completeness_per_factor"][1:] == pytest.approx([1.0] * 8)
-
-
-def test_dci_factor_split_eleven_codes():
-    # Same with 11 codes x 10 factors: the entropy base is the number of codes, 11.
-    importance = np.zeros((11, 10))
-    importance[0, 0] = importance[1, 0] = 0.5
-    importance[np.arange(2, 11), np.arange(1, 10)] = 1.0
-    result = metrics.dci_from_importance(importance)
-    assert result["disentanglement"] == pytest.approx(1.0)
-    assert result["completeness_per_factor"][0] == pytest.approx(1 - math.log(2) / math.log(11))
+    assert result["completeness_per_factor"][0] == pytest.approx(1 - math.log(2) / math.log(num_codes))
+    assert result["completeness_per_factor"][1:] == pytest.approx([1.0] * (num_codes - 2))
+    if num_codes == 10:
+        assert result["completeness_per_factor"][0] == pytest.approx(0.699, abs=1e-3)
 
 
 @settings(max_examples=30, deadline=None)

@@ -1,6 +1,4 @@
-"""Novel-view benchmark (paper §4.1.1 / Fig. 7), the baseline's latent rule, and `reproduce` wiring."""
-
-import json
+"""Novel-view benchmark (paper §4.1.1 / Fig. 7) and the baseline's latent rule (dcign.evaluation.novel_view, .latents)."""
 
 import numpy as np
 import pytest
@@ -121,61 +119,3 @@ def test_variance_rule_finds_the_oracles_latents(rec):
     assert factor_latents(oracle.encode, rec, None, "baseline", n_identities=3, n_values=5) == {
         "azimuth": 0, "elevation": 1, "light_azimuth": 2}
     assert factor_latents(oracle.encode, rec, {"azimuth": [7]}, "dcign") == {"azimuth": 7}
-
-
-def test_check_targets_never_calls_an_undefined_number_met():
-    from dcign.reproduce import check_targets
-
-    good = {f: {"spearman": 0.95} for f in ANGLE_FACTORS}
-    worse = {f: {"spearman": -0.5} for f in ANGLE_FACTORS}
-    r = {"fig6": {"dcign": good, "baseline": worse},
-         "novel_view_mse": {"dcign": {"azimuth": 0.01}, "baseline": {"azimuth": 0.03}}}
-    t = check_targets(r)
-    assert t["novel_view_ratio"]["met"] and t["fig6_dcign"]["met"] and t["baseline_worse"]["met"]
-    for f in ANGLE_FACTORS:  # a latent that never moves has r = NaN, wherever it sits
-        nan = {**good, f: {"spearman": float("nan")}}
-        assert check_targets({**r, "fig6": {"dcign": nan, "baseline": worse}})["fig6_dcign"]["met"] is None
-    for bad in (float("nan"), float("inf"), 0.0, -1.0, None):
-        out = check_targets({**r, "novel_view_mse": {"dcign": {"azimuth": 0.01}, "baseline": {"azimuth": bad}}})
-        assert out["novel_view_ratio"]["met"] is None
-    assert check_targets({"fig6": {}, "novel_view_mse": {"baseline": None}})["baseline_worse"]["met"] is None
-
-
-def test_reproduce_wiring(tmp_path):
-    from dcign.reproduce import reproduce, run_configs, train_run
-
-    with pytest.raises(ValueError, match="may not change"):
-        run_configs(overrides={"method": "baseline"})
-    assert run_configs(full=True)["faces-dcign"].preset == "paper-150"
-    cpu = run_configs()
-    assert cpu["faces-dcign"].lr == cpu["faces-baseline"].lr == 1e-3  # the main job's settings
-    assert cpu["faces-dcign"].steps == cpu["faces-baseline"].steps == 2500
-    tiny = {"batch_size": 4, "groups_per_step": 1, "num_workers": 0, "num_test_identities": 10}
-    kw = dict(overrides=tiny, accelerator="cpu", eval_identities=2, eval_values=4, novel_view_identities=2,
-              novel_view_angles=3, progress_bar=False, progress=lambda m: None, with_metrics=False)
-    out = reproduce(tmp_path, steps=3, **kw)
-    saved = json.loads((tmp_path / "results.json").read_text())
-    for key in ("dcign", "baseline"):
-        assert set(saved["fig6"][key]) == set(ANGLE_FACTORS)
-        assert all(-1 <= v["spearman"] <= 1 for v in saved["fig6"][key].values())
-        assert set(saved["novel_view_mse"][key]) == set(ANGLE_FACTORS)
-        assert all(0 < v < 1 for v in saved["novel_view_mse"][key].values())
-    assert 0 < saved["chairs_test_mse"] < 1
-    assert saved["runs"]["chairs-dcign"]["config"]["latent_layout"] == {"azimuth": [0]}
-    assert saved["runs"]["faces-baseline"]["config"]["method"] == "baseline"
-    assert all(saved["runs"][n]["config"]["steps"] == 3 for n in saved["runs"])
-    report = (tmp_path / "report.md").read_text()
-    assert "2.7722e-04" in report and "plot" in report
-    t = saved["targets"]
-    ratio = saved["novel_view_mse"]["dcign"]["azimuth"] / saved["novel_view_mse"]["baseline"]["azimuth"]
-    assert t["novel_view_ratio"]["measured"] == pytest.approx(ratio)
-    assert t["novel_view_ratio"]["met"] == (ratio <= 0.5)
-    dc = {f: abs(v["spearman"]) for f, v in saved["fig6"]["dcign"].items()}
-    assert t["fig6_dcign"]["met"] == (min(dc.values()) >= 0.9)
-    assert "## Targets" in report and f"{ratio:.3f}" in report
-    for png in ("fig7_azimuth.png", "fig7_elevation.png", "fig7_light_azimuth.png", "fig8_chairs.png"):
-        assert (tmp_path / png).is_file()
-    assert out["chairs_test_mse"] == saved["chairs_test_mse"]
-    assert {v["status"] for v in saved["runs"].values()} == {"trained"}
-    cfg = run_configs(steps=3, overrides=tiny)["faces-dcign"]
-    assert train_run(cfg, tmp_path / "faces-dcign") == "skipped"  # resumable: model.json exists

@@ -1,9 +1,24 @@
+"""Training (dcign.training): each method's objective, bitwise reproducibility, and
+numerical faults (NaN/inf losses, gradients, weights) stopping or skipping cleanly."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+from support import ENV, STEPS, TINY, all_finite, assert_same_tensors, assert_same_training_state, ckpt_state, run_train, tiny
 
 from dcign.config import TrainConfig
+from dcign.export import export_model
+from dcign.model import DCIGN, get_preset
+from dcign.checkpoints import load_checkpoint_file
 from dcign.objectives import METHODS, ada_gvae_posteriors
-from dcign.training import DisentanglingVAE
+from dcign.training import DisentanglingVAE, NonFiniteLossError, train
+
+pytestmark = pytest.mark.usefixtures("one_thread", "quiet")  # one thread: bitwise comparable with `reference`
+
 
 
 def module(**kw):
@@ -15,6 +30,11 @@ def module(**kw):
 def batch(n=8, varied=(0, 3)):
     torch.manual_seed(1)
     return {"images": torch.rand(n, 1, 64, 64), "varied": torch.tensor(varied)}
+
+
+# --------------------------------------------------------------------------------------
+# Objectives
+# --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -35,10 +55,68 @@ def test_group_masks_follow_layout():
     assert chairs.objective.masks[1].sum() == 199  # elevation batches train the intrinsic group
 
 
-def test_kl_on_clamped_option():
-    with_kl = module().losses(batch())["kl"]
-    without = module(kl_on_clamped=False).losses(batch())["kl"]
-    assert without < with_kl
+def per_latent_kl(m, images):
+    """(N, D) KL of each image's posterior to N(0, I), per latent."""
+    with torch.no_grad():
+        mu, logvar = m.net.encode(images)
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def test_kl_on_clamped_option_drops_exactly_the_clamped_latents():
+    """Groups vary azimuth (active z1) and identity (active z4..z8): without KL on clamped
+    latents, an image's KL sums only its group's active latents."""
+    b = batch(varied=(0, 3))
+    for kl_on_clamped in (True, False):
+        m = module(kl_on_clamped=kl_on_clamped, latent_dim=8)
+        terms = per_latent_kl(m, b["images"])
+        if kl_on_clamped:
+            expected = terms.sum(1).mean()
+        else:
+            expected = torch.cat([terms[:4, :1].sum(1), terms[4:, 3:].sum(1)]).mean()
+        torch.testing.assert_close(m.losses(b)["kl"], expected)
+
+
+def test_objective_is_summed_over_images_and_beta_scales_the_kl():
+    """loss = sum over images of (reconstruction + beta * KL): the scale the clamp's
+    invariance gradient lambda * (z - mean) assumes (one unscaled ELBO gradient per image)."""
+    for method in METHODS:
+        one = module(method=method).losses(batch())
+        four = module(method=method, beta=4.0).losses(batch())
+        for out, beta in ((one, 1.0), (four, 4.0)):
+            torch.testing.assert_close(out["loss_per_image"], out["reconstruction"] + beta * out["kl"])
+            torch.testing.assert_close(out["loss"], 8 * out["loss_per_image"])
+        torch.testing.assert_close(four["reconstruction"], one["reconstruction"])
+        torch.testing.assert_close(four["kl"], one["kl"])
+
+
+@pytest.mark.parametrize("reference", ["mean", "first"])
+def test_clamp_target_params_clamps_mu_and_logvar_before_sampling(reference):
+    """The authors' variant: within a group, clamped latents share one mu and log sigma^2
+    (the group's mean, or its first sample's); the active latent keeps each image's own."""
+    m = module(clamp_target="params", clamp_reference=reference)
+    seen = {}
+    sample = m.net.sample
+    m.net.sample = lambda mu, logvar: seen.setdefault("args", (mu.detach(), logvar.detach())) and sample(mu, logvar)
+    b = batch(varied=(0, 3))
+    m.losses(b)
+    with torch.no_grad():
+        mu0, lv0 = m.net.encode(b["images"])
+    for got, raw in zip(seen["args"], (mu0, lv0)):
+        azimuth, identity = got[:4], got[4:]
+        ref_az = raw[:4].mean(0) if reference == "mean" else raw[0]
+        ref_id = raw[4:].mean(0) if reference == "mean" else raw[4]
+        torch.testing.assert_close(azimuth[:, 0], raw[:4, 0])  # active: the image's own
+        torch.testing.assert_close(azimuth[:, 1:], ref_az[1:].expand(4, -1))
+        torch.testing.assert_close(identity[:, 3:], raw[4:, 3:])
+        torch.testing.assert_close(identity[:, :3], ref_id[:3].expand(4, -1))
+
+
+@pytest.mark.parametrize("options", [{"clamp_target": "params"}, {"clamp_reference": "first"}])
+def test_clamp_variants_train_through_lightning(tmp_path, options):
+    module = run_train(tmp_path / "run", steps=2, checkpoint_every=2, **options)
+    assert all_finite(module.state_dict())
+    assert ckpt_state(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 2
+    assert json.loads((tmp_path / "run" / "config.json").read_text())[next(iter(options))] == next(iter(options.values()))
 
 
 def test_decoder_sees_only_active_variation():
@@ -65,3 +143,120 @@ def test_optimizers():
     assert isinstance(module().configure_optimizers(), torch.optim.Adam)
     assert module().configure_optimizers().defaults["betas"] == (0.9, 0.99)
     assert isinstance(module(optimizer="rmsprop").configure_optimizers(), torch.optim.RMSprop)
+
+
+# --------------------------------------------------------------------------------------
+# Reproducibility
+# --------------------------------------------------------------------------------------
+
+def test_same_config_and_seed_give_bitwise_identical_weights(tmp_path, reference):
+    module = run_train(tmp_path / "again")
+    assert_same_training_state(ckpt_state(tmp_path / "again" / "checkpoints" / "last.ckpt"), reference)
+    assert_same_tensors(module.state_dict(), reference["state_dict"])
+    run_train(tmp_path / "seed1", seed=1)  # the comparison is not vacuous: another seed differs
+    other = ckpt_state(tmp_path / "seed1" / "checkpoints" / "last.ckpt")["state_dict"]
+    assert not torch.equal(other["net.encoder.mu.weight"], reference["state_dict"]["net.encoder.mu.weight"])
+
+
+
+# --------------------------------------------------------------------------------------
+# Numerical faults
+# --------------------------------------------------------------------------------------
+
+def poison_losses(monkeypatch, at_steps, kind="loss"):
+    """Make the loss (kind='loss') or its gradient (kind='grad') non-finite at some steps."""
+    original = DisentanglingVAE.losses
+
+    class InfGrad(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * float("inf")
+
+    def losses(self, batch):
+        out = original(self, batch)
+        if self.global_step in at_steps:
+            out["loss"] = out["loss"] * float("nan") if kind == "loss" else InfGrad.apply(out["loss"])
+        return out
+
+    monkeypatch.setattr(DisentanglingVAE, "losses", losses)
+
+
+def assert_checkpoints_finite(run: Path, max_step: int):
+    ckpts = list((run / "checkpoints").glob("*.ckpt"))
+    assert ckpts
+    for p in ckpts:
+        state = load_checkpoint_file(p)
+        assert state["global_step"] <= max_step
+        assert all_finite(state["state_dict"]), p
+    assert not (run / "model.safetensors").exists()
+
+
+def test_nan_loss_stops_naming_step_and_last_good_checkpoint(tmp_path, monkeypatch):
+    poison_losses(monkeypatch, {5})
+    with pytest.raises(NonFiniteLossError) as err:
+        run_train(tmp_path / "run")
+    msg = str(err.value)
+    assert "non-finite loss" in msg and "at step 6" in msg, msg
+    assert "last.ckpt (step 4)" in msg and "\n" not in msg, msg
+    assert_checkpoints_finite(tmp_path / "run", 4)
+
+
+def test_inf_gradient_with_finite_loss_stops_before_weights_turn_nan(tmp_path, monkeypatch):
+    poison_losses(monkeypatch, {3}, kind="grad")
+    with pytest.raises(NonFiniteLossError, match=r"non-finite gradient at step 4.*last\.ckpt \(step 2\)"):
+        run_train(tmp_path / "run")
+    assert_checkpoints_finite(tmp_path / "run", 2)
+
+
+def test_nan_before_first_checkpoint_says_there_is_none(tmp_path, monkeypatch):
+    poison_losses(monkeypatch, {0})
+    with pytest.raises(NonFiniteLossError, match="at step 1 .*none yet"):
+        run_train(tmp_path / "run")
+
+
+def test_skip_option_drops_bad_batches_and_completes(tmp_path, monkeypatch):
+    poison_losses(monkeypatch, {2, 9}, kind="loss")
+    poison_losses(monkeypatch, {5}, kind="grad")
+    module = run_train(tmp_path / "run", on_nonfinite="skip")
+    assert all_finite(module.state_dict())
+    state = load_checkpoint_file(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert state["global_step"] == STEPS and all_finite(state["state_dict"])
+
+
+def test_nan_weights_are_never_checkpointed_or_exported(tmp_path):
+    import lightning as L
+
+    class Poison(L.Callback):  # Lightning runs checkpoint callbacks after this one
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            if trainer.global_step == 2:
+                with torch.no_grad():
+                    pl_module.net.decoder.fc.bias[0] = float("nan")
+
+    with pytest.raises(NonFiniteLossError, match="non-finite weights"):
+        train(tiny(), tmp_path / "run", callbacks=[Poison()], progress=False)
+    assert not list((tmp_path / "run" / "checkpoints").glob("*.ckpt"))
+    net = DCIGN(get_preset("small-64", 8))
+    with torch.no_grad():
+        net.encoder.mu.weight[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="non-finite"):
+        export_model(net, tiny(), tmp_path / "export")
+    assert not (tmp_path / "export" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_cli_absurd_learning_rate_fails_cleanly(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({**TINY, "checkpoint_every": 1, "lr": 1e10}))
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "dcign", "train", "--out", str(run), "--config", str(cfg)],
+                          env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr
+    assert "non-finite loss" in errors[0] and "at step 2" in errors[0] and "last.ckpt (step 1)" in errors[0]
+    assert not (run / "model.safetensors").exists()
+    assert_checkpoints_finite(run, 1)

@@ -318,7 +318,8 @@ def check_targets(r: dict) -> dict:
       than DC-IGN's latent, factor by factor (measured = the baseline's |r| per factor).
 
     ``met`` is None ("not measurable") when a number the target needs is missing or not a
-    finite value (an MSE <= 0, a latent whose r is undefined because it never moves).
+    finite value (e.g. an MSE <= 0).  A latent that never moves has r = 0 (see
+    :func:`dcign.inference.correlations`): it follows no angle, so its target is missed.
     """
     nv = r.get("novel_view_mse") or {}
     d_az = finite_or_none((nv.get("dcign") or {}).get("azimuth"))

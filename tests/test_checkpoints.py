@@ -1,0 +1,267 @@
+"""Checkpoints: resume gives the same weights as not stopping, a real training process
+killed with SIGKILL at chosen moments resumes to identical weights, and checkpoints are
+loaded without executing pickled code.
+
+The kills are driven by what the run itself does (a file renamed into place, an optimiser
+step, a checkpoint write under way), never by wall-clock sleeps: the training subprocess
+pauses at the chosen moment, says so on stdout, and is killed there.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from support import (
+    ENV,
+    STEPS,
+    TINY,
+    all_finite,
+    assert_same_training_state,
+    ckpt_state,
+    run_train,
+    temp_files,
+    tiny,
+)
+from typer.testing import CliRunner
+
+from dcign.cli import app
+from dcign.config import TrainConfig
+from dcign.export import load_model
+from dcign.checkpoints import AtomicCheckpointIO, load_checkpoint_file
+
+pytestmark = pytest.mark.usefixtures("one_thread", "quiet")
+
+
+# --------------------------------------------------------------------------------------
+# Resume
+# --------------------------------------------------------------------------------------
+
+
+def test_resume_gives_the_same_result_as_not_stopping(tmp_path, reference):
+    """N/2 steps, a simulated kill mid-write (temp files left), resume to N: bitwise equal.
+
+    (This failed before the fix: Lightning builds the DataLoader iterator after restoring the
+    checkpoint, which draws from the global torch RNG and shifted the sampling noise.)
+    """
+    run = tmp_path / "run"
+    run_train(run, steps=STEPS // 2)
+    run_train(run, resume=True, steps=STEPS // 2)  # resuming a finished run changes nothing
+    ckpts = run / "checkpoints"
+    (ckpts / ".last.ckpt.k1ll3d.tmp").write_bytes((ckpts / "last.ckpt").read_bytes()[:1000])
+    (run / ".config.json.x9.tmp").write_text('{"half": ')
+    run_train(run, resume=True)
+    assert temp_files(ckpts) == [] and temp_files(run) == []  # resume cleans what a kill left
+    assert_same_training_state(ckpt_state(ckpts / "last.ckpt"), reference)
+
+
+def test_resume_before_first_checkpoint_restarts_from_step_zero(tmp_path, reference):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(tiny().with_data_version().to_json())  # killed before its first checkpoint
+    run_train(run, resume=True)
+    assert_same_training_state(ckpt_state(run / "checkpoints" / "last.ckpt"), reference)
+
+
+def test_resume_prefers_the_newest_checkpoint(tmp_path, reference):
+    """Killed between writing stepN.ckpt and last.ckpt: resume from step N, same result."""
+    run = tmp_path / "run"
+    run_train(run, steps=6)
+    ckpts = run / "checkpoints"
+    newest = ckpts / "step0000006.ckpt"
+    assert newest.is_file()
+    run_train(tmp_path / "older", steps=4)
+    (ckpts / "last.ckpt").write_bytes((tmp_path / "older" / "checkpoints" / "last.ckpt").read_bytes())
+    run_train(run, resume=True)
+    assert_same_training_state(ckpt_state(ckpts / "last.ckpt"), reference)
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(tiny().with_data_version().to_json())
+    with pytest.raises(ValueError, match="lr"):
+        run_train(run, resume=True, lr=0.1)
+    with pytest.raises(ValueError, match="config.json"):
+        run_train(tmp_path / "nothing", resume=True)
+
+
+# --------------------------------------------------------------------------------------
+# Crash safety: a real training process killed with SIGKILL at chosen moments
+# --------------------------------------------------------------------------------------
+
+#: Runs ``dcign train`` and pauses it, forever, at the moment named by DCIGN_TEST_HOLD:
+#:   renamed:GLOB  right after a file whose name matches GLOB is renamed into place;
+#:   step:N        right after this process's N-th optimiser step;
+#:   fsync         inside a checkpoint write (temp file written, not yet renamed).
+#: On reaching it, it prints "@@HOLD@@ <what>" on a line of its own; the test then kills it.
+HOLD_AND_TRAIN = r"""
+import fnmatch, os, sys, threading
+kind, _, arg = os.environ["DCIGN_TEST_HOLD"].partition(":")
+
+def pause(what):
+    sys.__stdout__.write(f"\n@@HOLD@@ {what}\n")
+    sys.__stdout__.flush()
+    threading.Event().wait()  # until SIGKILL
+
+if kind == "renamed":
+    _replace = os.replace
+    def replace(src, dst, *a, **k):
+        _replace(src, dst, *a, **k)
+        if fnmatch.fnmatch(os.path.basename(os.fspath(dst)), arg):
+            pause(os.fspath(dst))
+    os.replace = replace
+elif kind == "step":
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+    done = [0]
+    def after_step(optimizer, args, kwargs):
+        done[0] += 1
+        if done[0] == int(arg):
+            pause(f"after step {done[0]} of this process")
+    register_optimizer_step_post_hook(after_step)
+elif kind == "fsync":
+    _fsync = os.fsync
+    def fsync(fd):
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        if name.endswith(".tmp") and ".ckpt." in name:
+            pause(name)
+        _fsync(fd)
+    os.fsync = fsync
+sys.argv = ["dcign", *sys.argv[1:]]
+from dcign.cli import main
+main()
+"""
+GUARD_S = 300  # only a guard against a hung process; nothing waits for it to pass
+
+
+def train_until(run: Path, hold: str, *args, log) -> str:
+    """Start ``dcign train --out RUN ARGS``, wait until it reaches ``hold``, SIGKILL it."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_AND_TRAIN, "train", "--out", str(run), *map(str, args)],
+                            env={**ENV, "DCIGN_TEST_HOLD": hold}, stdout=subprocess.PIPE, stderr=log, text=True)
+    guard = threading.Timer(GUARD_S, proc.kill)
+    guard.start()
+    try:
+        reached = next((line.strip() for line in proc.stdout if line.startswith("@@HOLD@@ ")), None)
+    finally:
+        guard.cancel()
+        proc.kill()  # SIGKILL, this process only
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert reached, f"the run ended (exit code {proc.returncode}) before reaching {hold!r}; see stderr.txt"
+    return reached
+
+
+def newest_step(run: Path) -> int:
+    return max((int(ckpt_state(p)["global_step"]) for p in (run / "checkpoints").glob("*.ckpt")), default=0)
+
+
+def check_run_dir(run: Path) -> int:
+    """After a kill: every file but ``.*.tmp`` is whole. Returns the newest checkpoint step."""
+    TrainConfig.load(run / "config.json")
+    ckpts = run / "checkpoints"
+    for p in ckpts.iterdir() if ckpts.is_dir() else []:
+        if p.name.endswith(".tmp"):
+            assert p.name.startswith("."), p
+            continue
+        state = load_checkpoint_file(p)  # raises on a partial file
+        assert all_finite(state["state_dict"]), p
+    for name in ("model.safetensors", "model.json"):
+        assert not (run / name).exists(), "a killed run must not have exported a model"
+    return newest_step(run)
+
+
+@pytest.mark.slow
+def test_sigkill_at_chosen_moments_then_resume_completes_with_identical_weights(tmp_path, reference):
+    run, log = tmp_path / "run", open(tmp_path / "stderr.txt", "w")
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(tiny().to_json())
+    every = TINY["checkpoint_every"]
+    done = []
+
+    # 1. A fresh run, killed the moment its first step checkpoint is in place (before last.ckpt).
+    train_until(run, "renamed:step*.ckpt", "--config", cfg, log=log)
+    assert not (run / "checkpoints" / "last.ckpt").exists()
+    done.append(check_run_dir(run))
+    # 2. Killed while it starts up: config.json rewritten, no step taken yet.
+    train_until(run, "renamed:config.json", "--resume", log=log)
+    done.append(check_run_dir(run))
+    # 3. Killed between two checkpoints (one step past the next one).
+    train_until(run, f"step:{every + 1}", "--resume", log=log)
+    done.append(check_run_dir(run))
+    # 4. Killed in the middle of a checkpoint write: the temp file is there, the old files whole.
+    reached = train_until(run, "fsync", "--resume", log=log)
+    assert temp_files(run / "checkpoints"), f"the kill ({reached}) should have left a half-written temp file"
+    done.append(check_run_dir(run))
+
+    # Each kill loses at most the steps since the newest checkpoint, and nothing before it.
+    assert done == [every, every, 2 * every, 2 * every], done
+
+    # 5. Resume to the end: temp files gone, model exported, and the same weights as a run
+    #    that was never killed.
+    proc = subprocess.run([sys.executable, "-m", "dcign", "train", "--out", str(run), "--resume"], env=ENV,
+                          capture_output=True, text=True, timeout=GUARD_S)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert temp_files(run / "checkpoints") == [] and temp_files(run) == []
+    final = ckpt_state(run / "checkpoints" / "last.ckpt")
+    assert final["global_step"] == STEPS
+    assert_same_training_state(final, reference)
+    net, _, _ = load_model(run)
+    assert all_finite(net.state_dict())
+
+
+# --------------------------------------------------------------------------------------
+# Safe files: no pickled code is ever executed
+# --------------------------------------------------------------------------------------
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def evil_checkpoint(path: Path, marker: Path, legacy=False):
+    obj = {"global_step": 3, "state_dict": {}, "x": Payload(marker)}
+    if legacy:
+        path.write_bytes(pickle.dumps(obj))
+    else:
+        torch.save(obj, path)
+
+
+def test_payload_is_live_but_never_executed_by_dcign(tmp_path):
+    live = tmp_path / "live"
+    pickle.loads(pickle.dumps(Payload(live)))  # the payload does run code when unpickled ...
+    assert live.exists()
+
+    marker = tmp_path / "pwned"
+    for legacy in (False, True):
+        ckpt = tmp_path / f"evil{legacy}.ckpt"
+        evil_checkpoint(ckpt, marker, legacy)
+        with pytest.raises(ValueError, match="cannot load checkpoint .* safely"):
+            load_checkpoint_file(ckpt)
+        with pytest.raises(ValueError, match="safely"):
+            AtomicCheckpointIO().load_checkpoint(ckpt)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text(tiny().with_data_version().to_json())
+    evil_checkpoint(run / "checkpoints" / "last.ckpt", marker)
+    with pytest.raises(ValueError, match="safely"):
+        run_train(run, resume=True)
+    result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume"])
+    assert result.exit_code == 2 and "safely" in result.stderr
+    # a pickle dressed up as the exported weights
+    from support import exported
+
+    model_dir = exported(tmp_path / "model")
+    evil_checkpoint(model_dir / "model.safetensors", marker)
+    with pytest.raises(ValueError, match="cannot read weights"):
+        load_model(model_dir)
+    assert not marker.exists()
