@@ -221,6 +221,19 @@ def test_disentanglement_metrics_tiny(faces):
     assert s["metric_settings"]["dci"]["model"] == "extra_trees"
     assert s["cache_hits"] > 0  # shared points and the grouped pass were not re-rendered
     json.dumps(out)  # JSON-serialisable
+    # the encoding cache (shared points, prefetched beta-VAE / FactorVAE draws) gives the numbers
+    # the metrics give when they render and encode every request themselves
+    from dcign.inference import encode
+
+    direct_data = EngineGroundTruth(faces, "test", 10, 4)
+    settings = metric_settings_for(True, 40)
+    net.eval()
+    for name in ("beta_vae_score", "factor_vae_score", "mig", "sap"):
+        direct = metrics.METRICS[name](direct_data, lambda x: encode(net.encode, x), out["settings"]["seed"],
+                                       **{**settings[name], **TINY.get(name, {})})
+        key = metrics.HEADLINE_KEYS[name]
+        assert out[name][key] == pytest.approx(direct[key], abs=1e-9), name
+    net.train()
     again = disentanglement_metrics(net, TrainConfig(method="baseline", latent_dim=16, num_train_identities=50,
                                                      num_test_identities=20),
                                     faces, random_state=0, num_points=40, num_identities=4, metric_settings=TINY)

@@ -90,10 +90,14 @@ class RenderedSteps(IterableDataset):
         first = engine.space.sample(rng, n, self.split)
         fresh = engine.space.sample(rng, n, self.split)
         second = {name: first[name].copy() for name in FACTORS}
+        identities = engine.space.identities(self.split)
         for i in range(n):
             k = rng.integers(1, len(FACTORS))
             for name in rng.choice(FACTORS, size=k, replace=False):
                 second[name][i] = fresh[name][i]
+                if name == "identity" and fresh.identity[i] == first.identity[i] and len(identities) > 1:
+                    # the fresh draw repeated the identity: draw another, so the pair really differs in k factors
+                    second[name][i] = rng.choice(identities[identities != first.identity[i]])
         return Factors.concatenate([first, Factors(**second)])
 
     def __iter__(self):
