@@ -20,11 +20,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("dcign.metrics",),  # disentanglement_lib metrics over any GroundTruthData (data sets adapt to them)
     ("dcign.render",),  # meshes and the OpenGL renderer
     ("dcign.data",),  # scene engines, data sets, streams of training steps
-    ("dcign.model", "dcign.clamp"),  # the network, the clamp
+    ("dcign.model", "dcign.clamp", "dcign.distributed"),  # the network, the clamp; DDP ranks and noise
     ("dcign.objectives",),  # one objective per method
     ("dcign.config",),  # the run's typed config, built from the sections above
     ("dcign.inference",),  # encode / decode, latent choice, degrees <-> latent
-    ("dcign.checkpoints", "dcign.probe", "dcign.export"),  # around training
+    ("dcign.checkpoints", "dcign.probe", "dcign.export", "dcign.gpu"),  # around training
     ("dcign.training",),  # Lightning module and loop, train + export
     ("dcign.evaluation",),  # Fig. 6, traversals, novel views, metrics report, compare
     ("dcign.reproduce",),  # the paper's experiments

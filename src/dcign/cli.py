@@ -152,11 +152,26 @@ def train(
     devices: str = typer.Option("auto", help="Lightning devices (e.g. 1, 4, auto)."),
     num_nodes: int = typer.Option(1, "--num-nodes", help="Machines for multi-node DDP."),
     precision: str = typer.Option("32-true", help="Lightning precision, e.g. 32-true, bf16-mixed."),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC layout for the convolutions (default: where measured to help; see README)."),
+    compile_net: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder and decoder (default: where measured to help; see README)."),
 ):
-    """Train a DC-IGN (or a baseline) and export it to OUT/model.safetensors + model.json."""
+    """Train a DC-IGN (or a baseline) and export it to OUT/model.safetensors + model.json.
+
+    Several devices or machines train with Lightning's DDP: each process renders its own
+    one-factor groups (--groups-per-step per process); only rank 0 writes to OUT."""
     from .config import TrainConfig, resume_conflicts
     from .atomic import check_writable_dir
+    from .distributed import check_devices, is_global_zero_by_env
 
+    if devices != "auto" and not (devices.isdigit() and int(devices) > 0):
+        fail(f"--devices must be a positive integer or auto, got {devices!r}")
+    devices = int(devices) if devices.isdigit() else devices
+    try:
+        check_devices(accelerator, devices)
+    except ValueError as exc:
+        fail(str(exc))
+    if workers is None and not resume:
+        workers = _gpu_workers(accelerator, devices)
     overrides = {
         "method": method, "dataset": dataset, "preset": preset, "steps": steps, "batch_size": batch_size,
         "groups_per_step": groups_per_step, "invariance_lambda": invariance_lambda, "clamp_reference": clamp_reference,
@@ -181,26 +196,41 @@ def train(
         else:
             base = TrainConfig.load(config).to_json() if config else TrainConfig().to_json()
             cfg = TrainConfig.from_dict({**json.loads(base), **overrides})
-            check_writable_dir(out, must_be_new=True)
+            # DDP ranks > 0 re-run this command once rank 0 has started writing the run
+            check_writable_dir(out, must_be_new=is_global_zero_by_env())
     except ValueError as exc:
         fail(str(exc))
-    _train_and_export(cfg, out, resume, accelerator, devices, num_nodes, precision)
+    _train_and_export(cfg, out, resume, accelerator, devices, num_nodes, precision,
+                      channels_last=channels_last, compile=compile_net)
 
 
-def _train_and_export(cfg, out: Path, resume: bool, accelerator, devices, num_nodes, precision) -> None:
+def _gpu_workers(accelerator: str, devices) -> int | None:
+    """Render workers per process when training on CUDA GPUs and --workers is not given (else None)."""
+    import torch
+
+    from .gpu import suggest_workers
+
+    if str(accelerator).lower() not in ("auto", "gpu", "cuda") or not torch.cuda.is_available():
+        return None
+    return suggest_workers(devices if isinstance(devices, int) else torch.cuda.device_count())
+
+
+def _train_and_export(cfg, out: Path, resume: bool, accelerator, devices, num_nodes, precision, **fast_path) -> None:
+    from .distributed import is_global_zero_by_env
     from .training import NonFiniteLossError, train_and_export
 
-    if devices != "auto" and not (devices.isdigit() and int(devices) > 0):
-        fail(f"--devices must be a positive integer or auto, got {devices!r}")
-    typer.echo(f"training {cfg.method} on {cfg.dataset} ({cfg.preset}) for {cfg.steps} steps -> {out}")
+    talk = is_global_zero_by_env()  # DDP ranks > 0 run this command too
+    if talk:
+        typer.echo(f"training {cfg.method} on {cfg.dataset} ({cfg.preset}) for {cfg.steps} steps -> {out}")
     try:
         train_and_export(cfg, out, resume=resume, log=typer.echo, accelerator=accelerator,
-                         devices=int(devices) if devices.isdigit() else devices, num_nodes=num_nodes, precision=precision)
+                         devices=devices, num_nodes=num_nodes, precision=precision, **fast_path)
     except (NonFiniteLossError, ValueError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write the run in {out}: {exc.strerror or exc}")
-    typer.echo(f"model written to {out / 'model.safetensors'} (+ model.json)")
+    if talk:
+        typer.echo(f"model written to {out / 'model.safetensors'} (+ model.json)")
 
 
 @app.command()

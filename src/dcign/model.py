@@ -140,9 +140,12 @@ class DCIGN(nn.Module):
         return torch.sigmoid(self.decoder(z))
 
     @staticmethod
-    def sample(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """Reparameterised sample z = mu + exp(logvar / 2) * eps (paper §3, SGVB)."""
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    def sample(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+        """Reparameterised sample z = mu + exp(logvar / 2) * eps (paper §3, SGVB).
+
+        ``eps`` (N, D) standard-normal noise; default ``torch.randn_like(mu)``.
+        """
+        return mu + torch.exp(0.5 * logvar) * (torch.randn_like(mu) if eps is None else eps)
 
 
 def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

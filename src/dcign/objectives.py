@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .clamp import clamp_groups
+from .distributed import rank_noise
 from .factors import FACTORS
 from .layout import group_latents
 from .model import DCIGN, kl_divergence, reconstruction_loss
@@ -66,6 +67,9 @@ class Objective(nn.Module):
 
     Attributes:
         data_mode: the :class:`dcign.data.RenderedSteps` mode whose steps it expects.
+        rank, world_size: this process's share of a data-parallel step (set by training; 0
+            and 1 otherwise): the sampling noise is this rank's rows of the global step's
+            (:func:`dcign.distributed.rank_noise`).
     """
 
     data_mode = "random"
@@ -73,6 +77,11 @@ class Objective(nn.Module):
     def __init__(self, beta: float = 1.0) -> None:
         super().__init__()
         self.beta = beta
+        self.rank, self.world_size = 0, 1
+
+    def sample(self, net: DCIGN, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """Reparameterised z (N, D) with this rank's noise (:meth:`dcign.model.DCIGN.sample`)."""
+        return net.sample(mu, logvar, rank_noise(mu, self.rank, self.world_size))
 
     def check_batch(self, batch) -> torch.Tensor:
         """The step's images, after checking that the step is one this objective can use.
@@ -84,7 +93,7 @@ class Objective(nn.Module):
 
     def code(self, net: DCIGN, mu: torch.Tensor, logvar: torch.Tensor, batch):
         """``(z, mu, logvar, kl_weight)``: the code to decode and the posterior the KL acts on."""
-        return net.sample(mu, logvar), mu, logvar, None
+        return self.sample(net, mu, logvar), mu, logvar, None
 
     def forward(self, net: DCIGN, batch) -> dict[str, torch.Tensor]:
         x = self.check_batch(batch)
@@ -150,9 +159,9 @@ class DCIGNObjective(Objective):
         masks = self.masks[batch["varied"]]  # (G, D) active latents of each group
         args = (masks, self.group_size, self.lam, self.reference)
         if self.clamp_target == "params":  # authors' code: clamp before sampling
-            z = net.sample(clamp_groups(mu, *args), clamp_groups(logvar, *args))
+            z = self.sample(net, clamp_groups(mu, *args), clamp_groups(logvar, *args))
         else:  # paper: clamp the sampled code
-            z = clamp_groups(net.sample(mu, logvar), *args)
+            z = clamp_groups(self.sample(net, mu, logvar), *args)
         kl_weight = None if self.kl_on_clamped else masks.repeat_interleave(self.group_size, dim=0).to(mu.dtype)
         return z, mu, logvar, kl_weight
 
@@ -199,7 +208,7 @@ class AdaGVAEObjective(Objective):
         half = mu.shape[0] // 2
         m1, l1, m2, l2 = ada_gvae_posteriors(mu[:half], logvar[:half], mu[half:], logvar[half:])
         mu, logvar = torch.cat([m1, m2]), torch.cat([l1, l2])
-        return net.sample(mu, logvar), mu, logvar, None
+        return self.sample(net, mu, logvar), mu, logvar, None
 
 
 OBJECTIVES: dict[str, type[Objective]] = {

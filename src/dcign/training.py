@@ -17,6 +17,7 @@ Lightning.  Run directories hold ``config.json``, ``checkpoints/`` (:mod:`dcign.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import lightning as L
@@ -28,9 +29,12 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from .atomic import atomic_write_json
 from .checkpoints import CHECKPOINT_DIR, AtomicCheckpointIO, last_checkpoint, newest_checkpoint, remove_temp_files
 from .config import TrainConfig, resume_conflicts
-from .data import RenderedSteps, make_loader
-from .model import DCIGN, get_preset
+from .data import RenderedSteps
+from .data.datamodule import RenderedDataModule
+from .distributed import check_devices, ddp_gradient_scale
 from .export import export_trained
+from .gpu import FastPathCallback
+from .model import DCIGN, get_preset
 from .objectives import OBJECTIVES, Objective, objective_for
 from .probe import DisentanglementProbe
 
@@ -61,8 +65,17 @@ class DisentanglingVAE(L.LightningModule):
         """Posterior means (N, D) of (N, 1, S, S) images."""
         return self.net.encode(images)[0]
 
+    def _ranks(self) -> tuple[int, int]:
+        """(global rank, world size) under Lightning; (0, 1) outside a Trainer."""
+        t = self._trainer
+        return (t.global_rank, t.world_size) if t is not None else (0, 1)
+
     def losses(self, batch) -> dict[str, torch.Tensor]:
-        """The objective's terms on one step (see :func:`dcign.objectives.elbo_terms`)."""
+        """The objective's terms on one step (see :func:`dcign.objectives.elbo_terms`).
+
+        Under DDP the objective draws this rank's rows of the global step's sampling noise.
+        """
+        self.objective.rank, self.objective.world_size = self._ranks()
         return self.objective(self.net, batch)
 
     def _last_good_checkpoint(self) -> str:
@@ -87,9 +100,16 @@ class DisentanglingVAE(L.LightningModule):
         )
 
     def training_step(self, batch, batch_idx):
+        """This rank's objective, summed over its images.
+
+        The finiteness check is agreed by all DDP ranks, so they skip (or stop) together.
+        """
         out = self.losses(batch)
         loss = out["loss"]
-        if not torch.isfinite(loss):
+        finite = bool(torch.isfinite(loss))
+        if self._trainer is not None and self.trainer.world_size > 1:
+            finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
+        if not finite:
             if self.cfg.on_nonfinite == "skip":
                 self.log("train/skipped_nonfinite", 1.0)
                 return None  # Lightning skips backward and the parameters get no gradient
@@ -100,6 +120,16 @@ class DisentanglingVAE(L.LightningModule):
         self.log("train/kl", out["kl"], batch_size=n)
         self.log("train/elbo", out["elbo"], batch_size=n)
         return loss
+
+    def on_after_backward(self) -> None:
+        # DDP has averaged the gradients over the ranks (backward returns once they are
+        # all-reduced); scaling by the world size makes them the one-process gradient of the
+        # global step, the injected invariance-targeting gradients included (dcign.distributed).
+        world = self._ranks()[1]
+        if world > 1:
+            for p in self.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(ddp_gradient_scale(world))
 
     def configure_optimizers(self):
         if self.cfg.optimizer == "adam":
@@ -145,6 +175,20 @@ class DisentanglingVAE(L.LightningModule):
         self._pending_rng = None
 
 
+class FinalCheckpoint(L.Callback):
+    """Writes the full training state to ``path`` when training ends (``--resume`` needs it).
+
+    Saved inside the training processes (rank 0 writes), not after ``fit`` returns: with
+    'ddp_spawn' the launching process gets the weights back but not the optimiser state.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        trainer.save_checkpoint(self.path, weights_only=False)
+
+
 def make_dataset(cfg: TrainConfig, start_step: int = 0, split: str = "train") -> RenderedSteps:
     """The stream of training steps of ``cfg``, in the mode its method's objective expects."""
     return RenderedSteps(cfg.engine_config(), cfg.batch_size, cfg.groups_per_step, cfg.batch_weights,
@@ -152,8 +196,16 @@ def make_dataset(cfg: TrainConfig, start_step: int = 0, split: str = "train") ->
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks=(), accelerator: str = "auto",
-          devices="auto", num_nodes: int = 1, precision: str = "32-true", progress: bool = True) -> DisentanglingVAE:
+          devices="auto", num_nodes: int = 1, precision: str = "32-true", progress: bool = True,
+          strategy: str = "auto", channels_last: bool | None = None, compile: bool | None = None) -> DisentanglingVAE:
     """Train (or resume) a run in ``run_dir``; returns the trained module.
+
+    Several processes (``devices`` > 1 or ``num_nodes`` > 1) train with Lightning's DDP
+    (``strategy`` 'auto' = 'ddp', which re-runs the command for ranks 1..; 'ddp_spawn'
+    starts them from this process): each rank renders its own whole one-factor groups, and
+    the run equals one process fed all ranks' groups (:mod:`dcign.distributed`).  Only
+    global rank 0 writes config.json, checkpoints, logs.  ``channels_last`` / ``compile``:
+    :mod:`dcign.gpu` (None = the device's measured default).
 
     ``run_dir/config.json`` is written once Lightning's Trainer is set up (so a bad
     accelerator, device count or precision writes nothing); with ``resume`` it must match
@@ -165,10 +217,12 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
 
     Raises:
         ValueError: resuming a folder without config.json, or with a different config; an
-            accelerator / devices / num_nodes / precision that Lightning cannot set up.
+            accelerator / devices / num_nodes / precision that Lightning cannot set up, or
+            more devices than the machine has (:func:`dcign.distributed.check_devices`).
         NonFiniteLossError: the loss became NaN/inf (with on_nonfinite='stop').
     """
     run_dir = Path(run_dir)
+    check_devices(accelerator, devices)
     cfg = cfg.with_data_version()  # record what the engine renders now
     start_step, ckpt = 0, None
     if resume:
@@ -183,8 +237,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         if changed:
             raise ValueError(f"cannot resume {run_dir} with a different config: {', '.join(changed)} differ from its config.json")
         found = newest_checkpoint(run_dir / CHECKPOINT_DIR)  # raises on a damaged/tampered checkpoint
-        for folder in (run_dir, run_dir / CHECKPOINT_DIR):
-            remove_temp_files(folder)  # left by a write that was killed; the renamed files are whole
         if found is not None:
             ckpt, start_step = found
         # else: killed before the first checkpoint; the run restarts from step 0 (same stream, same result)
@@ -194,20 +246,29 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     try:  # set up (and so check accelerator / devices / precision) before writing anything
         trainer = L.Trainer(
             default_root_dir=run_dir, max_steps=cfg.steps, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
-            precision=precision, logger=TensorBoardLogger(run_dir, name="logs", version=""),
-            callbacks=[checkpoint, *( [TQDMProgressBar(refresh_rate=10)] if progress else []), *callbacks],
+            precision=precision, strategy=strategy, logger=TensorBoardLogger(run_dir, name="logs", version=""),
+            callbacks=[checkpoint, FastPathCallback(channels_last, compile), FinalCheckpoint(last_checkpoint(run_dir)),
+                       *([TQDMProgressBar(refresh_rate=10)] if progress else []), *callbacks],
             plugins=[AtomicCheckpointIO()], enable_progress_bar=progress, enable_model_summary=False,
             log_every_n_steps=10, num_sanity_val_steps=0, deterministic=False, limit_val_batches=0,
+            use_distributed_sampler=False,  # the stream shards itself (whole groups per rank)
         )
     except (MisconfigurationException, ValueError, TypeError) as exc:  # Lightning raises any of these
         raise ValueError(f"cannot set up training with accelerator={accelerator!r}, devices={devices!r}, "
                          f"num_nodes={num_nodes!r}, precision={precision!r}: {exc}") from None
-    atomic_write_json(run_dir / "config.json", json.loads(cfg.to_json()))
+    if trainer.is_global_zero:  # with strategy 'ddp' every rank runs this function; one writes
+        if resume:
+            for folder in (run_dir, run_dir / CHECKPOINT_DIR):
+                remove_temp_files(folder)  # left by a write that was killed; the renamed files are whole
+        atomic_write_json(run_dir / "config.json", json.loads(cfg.to_json()))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    # Lightning's DDP set-up re-seeds each rank from PL_GLOBAL_SEED once the model is built,
+    # which would start a multi-process run's sampling noise elsewhere than a one-process
+    # run's.  Every rank builds (or, spawned, inherits) the model from this same state: keep it.
+    os.environ.pop("PL_GLOBAL_SEED", None)
     module = DisentanglingVAE(cfg)
-    loader = make_loader(make_dataset(cfg, start_step), cfg.num_workers)
-    trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
-    trainer.save_checkpoint(last_checkpoint(run_dir), weights_only=False)  # full state: --resume needs it
+    data = RenderedDataModule(make_dataset(cfg, start_step), cfg.num_workers)
+    trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
     return module
 
 

@@ -6,6 +6,14 @@ worker ``w`` of ``W`` renders steps ``start + w, start + w + W, ...`` and the Da
 interleaves workers in order, so the stream is identical for any worker count and a
 resumed run continues exactly where it stopped.
 
+Under data-parallel training (DDP, ``world_size`` processes) every rank gets its own share
+of one *global* step of ``world_size * groups_per_step`` groups: rank ``r`` takes groups
+``r * groups_per_step .. (r + 1) * groups_per_step - 1`` of it, always whole (each group is
+clamped to its own mean, so a group is never split across ranks).  Rank ``r``'s step ``s``
+is thus a pure function of ``(seed, s, r, world_size)``; the ranks together see exactly
+what one process with ``world_size * groups_per_step`` groups per step sees, and with
+``world_size = 1`` the stream is the single-process one, unchanged.
+
 Workers are started with the 'spawn' context: each creates its own GL context, and none
 inherits one across ``fork`` (which can hang Mesa's EGL).
 """
@@ -38,6 +46,8 @@ class RenderedSteps(IterableDataset):
         seed: seeds the stream (not the identity table; that is ``engine.seed``).
         start_step: first step to produce (for resuming).
         split: 'train' or 'test' identities.
+        rank, world_size: this process's share of the global step (see the module
+            docstring); 0 and 1 outside DDP.  :meth:`shard` makes a rank's copy.
 
     Each item is a dict:
         images: (groups_per_step * batch_size, 1, H, W) float32 in [0, 1];
@@ -58,33 +68,60 @@ class RenderedSteps(IterableDataset):
         seed: int = 0,
         start_step: int = 0,
         split: str = "train",
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown data mode {mode!r}; choose one of {', '.join(MODES)}")
         if groups_per_step < 1 or batch_size < 1:
             raise ValueError("batch_size and groups_per_step must be >= 1")
+        if not (isinstance(world_size, int) and world_size >= 1 and isinstance(rank, int) and 0 <= rank < world_size):
+            raise ValueError(f"rank must be in 0..world_size-1 and world_size >= 1, got rank {rank!r} of {world_size!r}")
         self.engine_config, self.batch_size, self.groups = engine, batch_size, groups_per_step
         self.weights, self.mode, self.seed, self.start_step, self.split = weights, mode, seed, start_step, split
+        self.rank, self.world_size = rank, world_size
         # Validate everything that can be validated without rendering.
         self._sampler(SceneEngine(engine))
+
+    def shard(self, rank: int, world_size: int) -> "RenderedSteps":
+        """A copy of this stream for rank ``rank`` of ``world_size`` data-parallel processes.
+
+        Raises:
+            ValueError: rank outside 0..world_size-1.
+        """
+        return type(self)(self.engine_config, self.batch_size, self.groups, self.weights, self.mode, self.seed,
+                          self.start_step, self.split, rank, world_size)
 
     def _sampler(self, engine: SceneEngine) -> OneFactorBatchSampler:
         return OneFactorBatchSampler(engine.space, self.batch_size, self.weights, self.split, self.seed)
 
     def step_factors(self, engine: SceneEngine, sampler: OneFactorBatchSampler, step: int) -> tuple[Factors, list[int]]:
-        """Factors of step ``step`` and the varied-factor index of each group."""
+        """Factors of this rank's share of step ``step`` and the varied-factor index of each group.
+
+        The global step holds ``world_size * groups_per_step`` groups; this rank takes its
+        ``groups_per_step`` whole groups (in 'random' mode its slice of the images, in
+        'pairs' mode its slice of the pairs, each pair kept whole).
+        """
+        r, w, n = self.rank, self.world_size, self.batch_size * self.groups
         if self.mode == "random":
             rng = np.random.default_rng([self.seed, step, 7])
-            return engine.space.sample(rng, self.batch_size * self.groups, self.split), [-1] * self.groups
+            everyone = engine.space.sample(rng, n * w, self.split)
+            return everyone.subset(np.arange(r * n, (r + 1) * n)) if w > 1 else everyone, [-1] * self.groups
         if self.mode == "pairs":
-            return self.pair_factors(engine, np.random.default_rng([self.seed, step, 11])), [-1] * self.groups
-        groups = [sampler[step * self.groups + g] for g in range(self.groups)]
+            everyone = self.pair_factors(engine, np.random.default_rng([self.seed, step, 11]), w)
+            if w == 1:
+                return everyone, [-1] * self.groups
+            half, total = n // 2, n // 2 * w  # this rank's pairs: first halves, then their partners
+            mine = np.concatenate([np.arange(r * half, (r + 1) * half), total + np.arange(r * half, (r + 1) * half)])
+            return everyone.subset(mine), [-1] * self.groups
+        first = (step * w + r) * self.groups
+        groups = [sampler[first + g] for g in range(self.groups)]
         return Factors.concatenate([f for f, _ in groups]), [FACTORS.index(v) for _, v in groups]
 
-    def pair_factors(self, engine: SceneEngine, rng: np.random.Generator) -> Factors:
-        """N/2 pairs (first half, second half) that differ in k random factors, k in 1..3."""
-        n = self.batch_size * self.groups // 2
+    def pair_factors(self, engine: SceneEngine, rng: np.random.Generator, world_size: int = 1) -> Factors:
+        """``world_size`` * N/2 pairs (first halves, then second halves) that differ in k random factors, k in 1..3."""
+        n = self.batch_size * self.groups // 2 * world_size
         if n < 1:
             raise ValueError("pairs mode needs at least 2 images per step")
         first = engine.space.sample(rng, n, self.split)
@@ -100,6 +137,10 @@ class RenderedSteps(IterableDataset):
                     second[name][i] = rng.choice(identities[identities != first.identity[i]])
         return Factors.concatenate([first, Factors(**second)])
 
+    def render(self, engine: SceneEngine, factors: Factors) -> np.ndarray:
+        """(N, 1, S, S) float32 images of ``factors`` in [0, 1]."""
+        return engine.render(factors)
+
     def __iter__(self):
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
@@ -112,7 +153,7 @@ class RenderedSteps(IterableDataset):
         while True:
             factors, varied = self.step_factors(engine, sampler, step)
             yield {
-                "images": torch.from_numpy(engine.render(factors)),
+                "images": torch.from_numpy(self.render(engine, factors)),
                 "angles": torch.from_numpy(factors.angles().astype(np.float32)),
                 "identity": torch.from_numpy(factors.identity),
                 "varied": torch.tensor(varied, dtype=torch.int64),
@@ -121,11 +162,15 @@ class RenderedSteps(IterableDataset):
             step += workers
 
 
-def make_loader(dataset: RenderedSteps, num_workers: int = 1) -> DataLoader:
-    """A DataLoader over ``dataset`` with spawn-started workers (0 renders in-process)."""
+def make_loader(dataset: RenderedSteps, num_workers: int = 1, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader over ``dataset`` with spawn-started workers (0 renders in-process).
+
+    ``pin_memory`` puts batches in page-locked memory so that the copy to a CUDA device runs
+    asynchronously (use it on a GPU only).
+    """
     if num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {num_workers}")
     kwargs = {}
     if num_workers > 0:
         kwargs = dict(multiprocessing_context="spawn", persistent_workers=True, prefetch_factor=4)
-    return DataLoader(dataset, batch_size=None, num_workers=num_workers, **kwargs)
+    return DataLoader(dataset, batch_size=None, num_workers=num_workers, pin_memory=pin_memory, **kwargs)

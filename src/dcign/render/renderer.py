@@ -89,13 +89,23 @@ def light_direction(light_azimuth_deg: float) -> np.ndarray:
 
 
 def create_context():
-    """A standalone headless moderngl context (EGL; ``DCIGN_GL_BACKEND`` overrides)."""
+    """A standalone headless moderngl context (EGL; ``DCIGN_GL_BACKEND`` overrides).
+
+    With EGL the device is this process's NVIDIA GPU when there is one, else Mesa's
+    llvmpipe (:func:`dcign.render.egl.choose_device`; ``DCIGN_EGL_DEVICE`` forces one).
+    """
     import moderngl
+
+    from .egl import choose_device
 
     backend = os.environ.get("DCIGN_GL_BACKEND", "egl")
     try:
         if backend == "default":
             return moderngl.create_standalone_context()
+        if backend == "egl":
+            index, _ = choose_device(lambda **kw: moderngl.create_standalone_context(backend="egl", **kw))
+            if index is not None:
+                return moderngl.create_standalone_context(backend="egl", device_index=index)
         return moderngl.create_standalone_context(backend=backend)
     except Exception as exc:  # moderngl raises bare Exceptions
         raise RuntimeError(
