@@ -261,3 +261,23 @@ def test_renderer_falls_back_to_llvmpipe_here():
 
         index, what = choose_device(lambda **kw: moderngl.create_standalone_context(backend="egl", **kw))
         assert index is None and "software" in what
+
+
+def test_gpu_check_python_part_dry_run_on_cpu():
+    """benchmarks/gpu_check.py --dry-run: every section of the GPU check runs on the CPU."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root / "src"), "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_check.py"), "--dry-run", "--budget-s", "600"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = done.stdout[done.stdout.index("dcign GPU check: CPU DRY RUN"):]
+    for row in ("matmul peak fp32", "matmul peak bf16", "train small-64 32-true DC-IGN", "train small-64 bf16-mixed DC-IGN",
+                "DC-IGN / VAE step time, bf16-mixed", "achieved, DC-IGN bf16-mixed", "with channels_last",
+                "render faces 64 px", "render / bf16 training demand", "1-device DDP run"):
+        assert row in table, row
+    assert "failed" not in table and "FAILED" not in table and "not measured" in table
+    assert "1-device DDP run (train, strategy ddp)  " in table and " ok " in table.split("1-device DDP run")[1][:80]
