@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import tempfile
 import time
@@ -79,7 +78,7 @@ def matmul_peak(clock: Clock, dtype: torch.dtype, n: int, repeats: int) -> float
 def make_setup(preset: str, method: str, groups: int, device: torch.device, fast: FastPath, batch_size: int = 20):
     cfg = TrainConfig(preset=preset, method=method, groups_per_step=groups, batch_size=batch_size)
     torch.manual_seed(0)
-    module = DisentanglingVAE(json.loads(cfg.to_json())).to(device)
+    module = DisentanglingVAE(cfg).to(device)
     apply_fast_path(module.net, fast)
     n = groups * cfg.batch_size
     batch = {"images": torch.rand(n, 1, cfg.image_size, cfg.image_size, device=device),
@@ -146,7 +145,8 @@ def render_rate(size: int, workers: int, seconds: float, groups: int) -> tuple[f
 def ddp_sanity(accelerator: str, precision: str, steps: int, workers: int, batch_size: int = 20,
                groups: int = 4) -> tuple[bool, str]:
     """Train small-64 for ``steps`` under strategy 'ddp' on 1 device; (ok, detail)."""
-    from dcign.training import load_checkpoint_file, train
+    from dcign.checkpoints import load_checkpoint_file
+    from dcign.training import train
 
     cfg = TrainConfig(preset="small-64", steps=steps, batch_size=batch_size, groups_per_step=groups, num_workers=workers,
                       checkpoint_every=max(1, steps), eval_every=10**6, num_train_identities=50, num_test_identities=10)

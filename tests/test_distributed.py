@@ -15,7 +15,8 @@ from dcign.config import TrainConfig
 from dcign.data import EngineConfig, RenderedSteps
 from dcign.distributed import check_devices, is_global_zero_by_env, rank_noise
 from dcign.render.egl import pick
-from dcign.training import CHECKPOINT_DIR, load_checkpoint_file, make_dataset, train
+from dcign.checkpoints import CHECKPOINT_DIR, load_checkpoint_file
+from dcign.training import make_dataset, train
 
 SMALL = EngineConfig("faces", 64, seed=0, num_train_identities=40, num_test_identities=10)
 
