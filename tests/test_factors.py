@@ -57,6 +57,27 @@ def test_train_test_identities_disjoint(faces):
     assert not seen & test
 
 
+def test_validation_identities_disjoint_from_test_and_train(faces):
+    space = faces.space
+    train, test, val = (set(space.identities(s)) for s in ("train", "test", "validation"))
+    assert len(val) == space.num_validation_identities > 0
+    assert not val & test and not val & train
+    assert max(val) == space.num_identities - 1
+    for i in val:
+        space.coefficients(i)  # every validation identity has coefficients
+    # The validation indices come after the test ones: adding them changed no train or test identity.
+    from dcign.factors import FactorSpace
+
+    fewer = FactorSpace(space.ranges, space.sample_identity, space.num_train_identities, space.num_test_identities,
+                        seed=space.seed, num_validation_identities=1)
+    n = space.num_train_identities + space.num_test_identities
+    np.testing.assert_array_equal(fewer.identity_table[:n], space.identity_table[:n])
+    s = OneFactorBatchSampler(space, 5, split="validation", seed=0)
+    assert set(np.concatenate([s[i][0].identity for i in range(50)])) <= val
+    with pytest.raises(ValueError, match="validation"):
+        space.identities("holdout")
+
+
 def test_identity_table_is_seeded(faces):
     from dcign.data.engine import EngineConfig, SceneEngine
 

@@ -9,8 +9,12 @@ A scene is described by three extrinsic angles and an identity:
   degrees; positive lights the object from the viewer's right.
 * ``identity`` -- an index into a fixed, seeded table of identity coefficient vectors
   (face shape/albedo coefficients, or chair parameters).  Indices ``0 .. n_train - 1`` are
-  training identities and ``n_train .. n_train + n_test - 1`` are test identities, so the
-  two splits can never share an identity.
+  training identities, ``n_train .. n_train + n_test - 1`` are test identities and the
+  ``n_validation`` indices after those are validation identities, so no two splits can
+  share an identity.  Test identities are for the reported figures (Fig. 6, test MSE);
+  anything chosen by measurement (the training probe, presets, learning rates) is chosen
+  on validation identities.  Validation indices come after the test ones, so adding the
+  split left every training and test identity unchanged.
 
 DC-IGN trains on mini-batches in which exactly one of these factors varies (paper §3.1);
 :class:`OneFactorBatchSampler` produces them with batch types drawn in the ratio
@@ -26,7 +30,7 @@ import numpy as np
 
 ANGLE_FACTORS = ("azimuth", "elevation", "light_azimuth")
 FACTORS = ANGLE_FACTORS + ("identity",)
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "validation")
 DEFAULT_BATCH_WEIGHTS = {"azimuth": 1.0, "elevation": 1.0, "light_azimuth": 1.0, "identity": 10.0}
 
 
@@ -114,7 +118,8 @@ class FactorSpace:
     Args:
         ranges: one :class:`AngleRange` per angle factor, keyed by name.
         sample_identity: draws one identity coefficient vector from a numpy Generator.
-        num_train_identities, num_test_identities: sizes of the two identity splits.
+        num_train_identities, num_test_identities, num_validation_identities: sizes of
+            the three identity splits (see the module docstring for their index ranges).
         seed: seeds the identity table (same seed -> same identities).
 
     Raises:
@@ -126,18 +131,19 @@ class FactorSpace:
     num_train_identities: int = 500
     num_test_identities: int = 100
     seed: int = 0
+    num_validation_identities: int = 100
     _table: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         missing = [n for n in ANGLE_FACTORS if n not in self.ranges]
         if missing:
             raise ValueError(f"FactorSpace is missing ranges for {missing}")
-        if self.num_train_identities < 1 or self.num_test_identities < 1:
-            raise ValueError("num_train_identities and num_test_identities must be >= 1")
+        if min(self.num_train_identities, self.num_test_identities, self.num_validation_identities) < 1:
+            raise ValueError("num_train_identities, num_test_identities and num_validation_identities must be >= 1")
 
     @property
     def num_identities(self) -> int:
-        return self.num_train_identities + self.num_test_identities
+        return self.num_train_identities + self.num_test_identities + self.num_validation_identities
 
     @property
     def identity_table(self) -> np.ndarray:
@@ -148,12 +154,19 @@ class FactorSpace:
         return self._table
 
     def identities(self, split: str) -> np.ndarray:
-        """Identity indices of ``split`` ('train' or 'test'), int64."""
+        """Identity indices of ``split`` ('train', 'test' or 'validation'), int64.
+
+        Raises:
+            ValueError: unknown split name.
+        """
+        n_train, n_test = self.num_train_identities, self.num_test_identities
         if split == "train":
-            return np.arange(self.num_train_identities, dtype=np.int64)
+            return np.arange(n_train, dtype=np.int64)
         if split == "test":
-            return np.arange(self.num_train_identities, self.num_identities, dtype=np.int64)
-        raise ValueError(f"unknown split {split!r}; use 'train' or 'test'")
+            return np.arange(n_train, n_train + n_test, dtype=np.int64)
+        if split == "validation":
+            return np.arange(n_train + n_test, self.num_identities, dtype=np.int64)
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
 
     def coefficients(self, identity: int) -> np.ndarray:
         """The coefficient vector of identity index ``identity``."""

@@ -1,7 +1,8 @@
 """Watch the pose and light latents while training (pose is the slowest part to disentangle).
 
-Every ``eval_every`` steps the encoder sees a small, fixed probe: 8 test identities, each
-sweeping one factor over 13 angles.  The Spearman r of each factor's latent is logged to
+Every ``eval_every`` steps the encoder sees a small, fixed probe: 8 validation identities
+(disjoint from the test identities of the report, so watching or tuning on the probe never
+touches them), each sweeping one factor over 13 angles.  The Spearman r of each factor's latent is logged to
 TensorBoard (``probe/<factor>_spearman``) and appended to ``RUN_DIR/probe.jsonl``.
 """
 
@@ -35,7 +36,7 @@ class DisentanglementProbe(L.Callback):
 
     def _build(self):
         engine = engine_for(self.cfg)
-        ids = engine.space.identities("test")[: self.n_identities]
+        ids = engine.space.identities("validation")[: self.n_identities]
         self.probe = {}
         for f in ANGLE_FACTORS:
             if f in self.cfg.latent_layout:

@@ -45,7 +45,7 @@ class RenderedSteps(IterableDataset):
             second half share all factors but k, k uniform in 1..3, unknown to the model).
         seed: seeds the stream (not the identity table; that is ``engine.seed``).
         start_step: first step to produce (for resuming).
-        split: 'train' or 'test' identities.
+        split: 'train', 'test' or 'validation' identities.
         rank, world_size: this process's share of the global step (see the module
             docstring); 0 and 1 outside DDP.  :meth:`shard` makes a rank's copy.
 
