@@ -5,7 +5,15 @@ so rendering is not counted), the ratio of a DC-IGN step (clamp + invariance tar
 plain VAE step on the same network (target <= 1.05), and achieved GFLOP/s against a float32
 matrix-multiply peak measured in the same run.
 
+``--variants`` instead times what could slow a training step on 2 cores, for one preset:
+the number of torch threads of the training process (1 or 2, the matmul peak measured at
+the same count), ``channels_last`` memory format, ``torch.compile`` (inductor, CPU), and
+each of these while a render worker (one spawn-started DataLoader process rendering faces,
+as in ``dcign train``) runs beside it.  Variants are timed interleaved (A, B, C, A, ...) so
+they share the background load of a shared machine; medians are printed.
+
 Usage: python benchmarks/train_throughput.py [--repeats 21] [--presets small-64,reference-150,paper-150]
+       python benchmarks/train_throughput.py --variants [--presets small-64] [--repeats 15] [--render-worker]
 """
 
 from __future__ import annotations
@@ -68,11 +76,77 @@ def batch_for(cfg: TrainConfig) -> dict:
     return {"images": torch.rand(n, 1, cfg.image_size, cfg.image_size), "varied": torch.arange(g) % 4}
 
 
+def variant_setup(preset: str, channels_last: bool, compiled: bool):
+    cfg = TrainConfig(preset=preset)
+    torch.manual_seed(0)
+    module = DisentanglingVAE(json.loads(cfg.to_json()))
+    batch = batch_for(cfg)
+    if channels_last:
+        module = module.to(memory_format=torch.channels_last)
+        batch["images"] = batch["images"].contiguous(memory_format=torch.channels_last)
+    opt = module.configure_optimizers()
+    if compiled:
+        module.losses = torch.compile(module.losses)
+    return module, opt, batch
+
+
+def render_worker_running(preset: str):
+    """An iterator over a spawn-started render worker (as ``dcign train`` starts it), already busy."""
+    from dcign.training import make_dataset
+    from dcign.data import make_loader
+
+    it = iter(make_loader(make_dataset(TrainConfig(preset=preset)), num_workers=1))
+    next(it)
+    return it
+
+
+def variants(preset: str, repeats: int, with_render: bool) -> None:
+    """Print median step time per thread count x {eager, channels_last, compile}."""
+    names = [("eager", False, False), ("channels_last", True, False), ("compile", False, True)]
+    loader = render_worker_running(preset) if with_render else None
+    flops = None
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        peak = matmul_peak_gflops()
+        setups = {}
+        for name, cl, comp in names:
+            try:
+                setups[name] = variant_setup(preset, cl, comp)
+                one_step(*setups[name])  # compile happens here
+            except Exception as exc:  # inductor needs a C++ compiler; report and go on
+                print(f"  {name}: failed ({type(exc).__name__}: {str(exc).splitlines()[0][:100]})")
+                setups.pop(name, None)
+        if flops is None:
+            module, _, batch = variant_setup(preset, False, False)
+            flops = step_flops(module, batch)
+        times = {n: [] for n in setups}
+        for i in range(repeats + 2):
+            for n, (module, opt, batch) in setups.items():
+                if loader is not None:
+                    next(loader)  # the worker keeps rendering (prefetch 4), as in training
+                t = one_step(module, opt, batch)
+                if i >= 2:
+                    times[n].append(t)
+        n_img = next(iter(setups.values()))[2]["images"].shape[0]
+        for n, ts in times.items():
+            t = sorted(ts)[len(ts) // 2]
+            g = flops / t / 1e9
+            print(f"{preset:10s} threads={threads} render_worker={'yes' if with_render else 'no ':3s} {n:14s} "
+                  f"{t:6.3f} s/step {n_img / t:7.1f} img/s {g:6.1f} GFLOP/s = {100 * g / peak:5.1f}% of the "
+                  f"{peak:.0f} GFLOP/s matmul peak at {threads} thread(s)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=21)
     ap.add_argument("--presets", default="small-64,reference-150,paper-150")
+    ap.add_argument("--variants", action="store_true", help="thread count x channels_last x torch.compile")
+    ap.add_argument("--render-worker", action="store_true", help="with --variants: time beside a render worker")
     args = ap.parse_args()
+    if args.variants:
+        for preset in args.presets.split(","):
+            variants(preset, args.repeats, args.render_worker)
+        return
     peak = matmul_peak_gflops()
     print(f"float32 matmul peak: {peak:.1f} GFLOP/s ({torch.get_num_threads()} threads)")
     print(f"{'preset':14s} {'imgs/step':>9s} {'dcign img/s':>11s} {'vae img/s':>9s} {'ratio':>6s} {'GFLOP/s':>8s} {'% peak':>6s}")
