@@ -36,17 +36,17 @@ from dcign import model
 from dcign.config import TrainConfig
 from dcign.data import EngineConfig, RenderedSteps
 from dcign.data.engine import SceneEngine
-from dcign.evaluation.sweeps import correlations, decode, encode, factor_sweep
+from dcign.inference import correlations, decode, encode, factor_sweep
 from dcign.factors import ANGLE_FACTORS
 from dcign.model import Preset
 from dcign.training import DisentanglingVAE
 
 # Candidate designs (name -> Preset).  Presets already in dcign.model.PRESETS are used as they are.
 CANDIDATES = {
-    # today's CPU preset: 16/32/64 encoder, decoder 64 -> 32 -> 16 -> 1 (16 channels at 32 px)
+    # the main job's CPU preset: 16/32/64 encoder, decoder 64 -> 32 -> 16 -> 1 (16 channels at 32 px)
     "small-64": None,
     # twice the channels everywhere
-    "wide-64": Preset("wide-64", 64, (32, 64, 128), 3, 1, (128, 8, 8), (64, 32, 1), 3, 1),
+    "wide-64": None,  # in PRESETS: Preset("wide-64", 64, (32, 64, 128), 3, 1, (128, 8, 8), (64, 32, 1), 3, 1)
     # today's encoder, a decoder with 4x the channels at 16 and 32 px
     "dec-64": Preset("dec-64", 64, (16, 32, 64), 3, 1, (128, 8, 8), (64, 32, 1), 3, 1),
     # four pools to 4x4 (channels grow as resolution falls), decoder 256@4 -> 128 -> 64 -> 32 -> 1
@@ -125,7 +125,7 @@ def quality(net, cfg: TrainConfig, val: dict) -> dict:
 def make_module(name: str, lr: float, seed: int = 0) -> DisentanglingVAE:
     cfg = TrainConfig(preset=name, lr=lr, seed=seed)
     torch.manual_seed(seed)
-    return DisentanglingVAE(json.loads(cfg.to_json()))
+    return DisentanglingVAE(cfg)
 
 
 def batch_of(images: np.ndarray, varied: np.ndarray, i: int) -> dict:

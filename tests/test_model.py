@@ -30,6 +30,26 @@ def test_reference_preset_widths():
     assert convs == [48, 96, 96, 1]
 
 
+def test_wide_preset_shapes():
+    """wide-64: conv+pool encoder 32/64/128 to 128x8x8, nearest-upsample+conv decoder 64/32/1."""
+    net = DCIGN(get_preset("wide-64"))
+    x, pooled = torch.zeros(1, 1, 64, 64), []
+    for layer in net.encoder.features:
+        x = layer(x)
+        if isinstance(layer, torch.nn.MaxPool2d):
+            pooled.append(tuple(x.shape[1:]))
+    assert pooled == [(32, 32, 32), (64, 16, 16), (128, 8, 8)]
+    assert net.encoder.mu.in_features == 8192 and net.encoder.mu.out_features == 200
+    y, convs = torch.relu(net.decoder.fc(torch.zeros(1, 200))).view(1, 128, 8, 8), []
+    for layer in net.decoder.deconv:
+        assert not isinstance(layer, torch.nn.ConvTranspose2d)
+        y = layer(y)
+        if isinstance(layer, torch.nn.Conv2d):
+            convs.append(tuple(y.shape[1:]))
+    assert convs == [(64, 16, 16), (32, 32, 32), (1, 64, 64)]
+    assert [m.mode for m in net.decoder.deconv if isinstance(m, torch.nn.Upsample)] == ["nearest"] * 3
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_presets_round_trip(name):
     p = get_preset(name)

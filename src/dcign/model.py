@@ -11,6 +11,10 @@ Presets (paper Fig. 1 and the authors' released Torch7 code):
 * ``small-64``: the same shape of network (conv + max-pool encoder, nearest upsample + conv
   decoder, 200-d code) sized for 64x64 images and a 2-core CPU: 'same'-padded 3x3 convs,
   16/32/64 encoder channels, three pools to 8x8, decoder 64->32->16->1.
+* ``wide-64``: ``small-64`` with twice the channels at every stage (32/64/128 encoder,
+  decoder Linear 200 -> 128x8x8, then 64 channels at 16 px, 32 at 32 px, 1 at 64 px), so the
+  decoder is not starved at 32 and 64 px; 3.7x the FLOPs per image of ``small-64``.
+  Chosen by ``benchmarks/preset_design.py`` on validation identities (table in the README).
 
 The likelihood is Bernoulli (binary cross-entropy against grey targets, summed over
 pixels) and the prior N(0, I); the ELBO is what SGVB maximises (Kingma & Welling 2014).
@@ -55,6 +59,7 @@ PRESETS = {
     "paper-150": Preset("paper-150", 150, (96, 64, 32), 5, 0, (32, 15, 15), (32, 64, 96, 1), 7, 0),
     "reference-150": Preset("reference-150", 150, (96, 48, 24), 5, 0, (24, 15, 15), (48, 96, 96, 1), 7, 0),
     "small-64": Preset("small-64", 64, (16, 32, 64), 3, 1, (64, 8, 8), (32, 16, 1), 3, 1),
+    "wide-64": Preset("wide-64", 64, (32, 64, 128), 3, 1, (128, 8, 8), (64, 32, 1), 3, 1),
 }
 
 
