@@ -13,8 +13,10 @@ Presets (paper Fig. 1 and the authors' released Torch7 code):
   16/32/64 encoder channels, three pools to 8x8, decoder 64->32->16->1.
 * ``wide-64``: ``small-64`` with twice the channels at every stage (32/64/128 encoder,
   decoder Linear 200 -> 128x8x8, then 64 channels at 16 px, 32 at 32 px, 1 at 64 px), so the
-  decoder is not starved at 32 and 64 px; 3.7x the FLOPs per image of ``small-64``.
-  Chosen by ``benchmarks/preset_design.py`` on validation identities (table in the README).
+  decoder is not starved at 32 and 64 px; 3.7x the FLOPs per image of ``small-64`` and
+  about 1.8x its step time on 2 cores.  Screened with ``benchmarks/preset_design.py`` on
+  validation identities (table in the README): after 250 steps it tracks light azimuth and
+  within-identity elevation better than ``small-64`` but does not yet reconstruct better.
 
 The likelihood is Bernoulli (binary cross-entropy against grey targets, summed over
 pixels) and the prior N(0, I); the ELBO is what SGVB maximises (Kingma & Welling 2014).
