@@ -81,7 +81,7 @@ def variant_setup(preset: str, channels_last: bool, compiled: bool):
     torch.manual_seed(0)
     module = DisentanglingVAE(cfg)
     batch = batch_for(cfg)
-    # DisentanglingVAE trains channels_last; 'nchw' is the plain NCHW layout it replaced.
+    # 'nchw' is the default layout; 'channels_last' is what --channels-last trains with.
     module.net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     opt = module.configure_optimizers()
     if compiled:

@@ -58,10 +58,7 @@ class DisentanglingVAE(L.LightningModule):
         super().__init__()
         self.save_hyperparameters({"config": json.loads(config.to_json())})
         self.cfg = config
-        # channels_last: oneDNN's convolutions run without NCHW<->NHWC reorders; measured with
-        # benchmarks/train_throughput.py --variants (small-64 on a 2-core CPU: see the README).
-        # Exported weights are made contiguous again (dcign.export).
-        self.net = DCIGN(get_preset(config.preset, config.latent_dim)).to(memory_format=torch.channels_last)
+        self.net = DCIGN(get_preset(config.preset, config.latent_dim))
         self.objective: Objective = objective_for(config)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
