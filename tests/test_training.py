@@ -96,7 +96,7 @@ def test_clamp_target_params_clamps_mu_and_logvar_before_sampling(reference):
     m = module(clamp_target="params", clamp_reference=reference)
     seen = {}
     sample = m.net.sample
-    m.net.sample = lambda mu, logvar: seen.setdefault("args", (mu.detach(), logvar.detach())) and sample(mu, logvar)
+    m.net.sample = lambda mu, logvar, eps=None: seen.setdefault("args", (mu.detach(), logvar.detach())) and sample(mu, logvar, eps)
     b = batch(varied=(0, 3))
     m.losses(b)
     with torch.no_grad():
