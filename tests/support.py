@@ -103,3 +103,15 @@ def invoke_ok(args):
 def snapshot(folder: Path) -> dict:
     """Every path under ``folder`` with its modification time (to prove nothing was written)."""
     return {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def dcign(*args, check=True):
+    """Run ``python -m dcign ARGS`` in a subprocess (the real entry point); returns the process."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "dcign", *map(str, args)], capture_output=True, text=True, env=ENV,
+                          timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dcign {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc

@@ -158,7 +158,7 @@ def test_spec_errors():
 
 
 def test_cli_data_sample_reads_bfm(tmp_path):
-    from test_cli import dcign
+    from support import dcign
 
     path = write_2009(tmp_path / "01_MorphableModel.mat")
     dcign("data", "sample", "--dataset", f"bfm:{path}", "--factor", "azimuth", "--batch-size", "4", "--out", tmp_path / "o")

@@ -166,7 +166,8 @@ def test_data_versions_and_refusal():
 
 
 def test_run_records_data_version_and_evaluate_refuses_another(tmp_path):
-    from test_cli import TINY, dcign
+    from support import dcign
+    from test_cli import TINY
 
     out = tmp_path / "run"
     dcign("train", "--out", out, *TINY)
