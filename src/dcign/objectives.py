@@ -21,6 +21,8 @@ and ``varied`` (G,) indices into :data:`dcign.factors.FACTORS` (-1 for random an
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -166,23 +168,57 @@ class DCIGNObjective(Objective):
         return z, mu, logvar, kl_weight
 
 
-def ada_gvae_posteriors(mu1, logvar1, mu2, logvar2):
-    """Adaptive group posteriors of Ada-GVAE (Locatello et al. 2020, eq. 7-8).
+def gaussian_kl(mu1, logvar1, mu2, logvar2):
+    """Per-latent KL(N(mu1, exp(logvar1)) || N(mu2, exp(logvar2))), elementwise, in nats.
 
-    For each pair the per-latent KL between the two posteriors is computed; latents with
-    KL below the midpoint of its range (0.5 * (max + min)) are taken as shared and their
-    posteriors replaced by the average of the pair (mean of mu and of variance).
+    Written on log-variances so that no variance is formed: ``expm1(d) - d`` with
+    ``d = logvar1 - logvar2`` (exact near 0, never negative) and the mean term as
+    ``exp(2 log|mu1 - mu2| - logvar2)``.  A log-variance of -110 (a variance that is 0 in
+    float32) thus gives a finite KL; one that truly exceeds float32 is +inf, never NaN.
 
-    Args: (N, D) posterior parameters of the first and second images of N pairs.
-    Returns: the four adapted tensors, same shapes.
+    Args: tensors of one shape (any), float.
+    Returns: the KL, same shape; >= 0.
     """
-    var1, var2 = logvar1.exp(), logvar2.exp()
-    kl = 0.5 * (var1 / var2 + (mu2 - mu1) ** 2 / var2 - 1 + logvar2 - logvar1)
-    kl = 0.5 * (kl + 0.5 * (var2 / var1 + (mu1 - mu2) ** 2 / var1 - 1 + logvar1 - logvar2))
-    threshold = 0.5 * (kl.max(dim=1, keepdim=True).values + kl.min(dim=1, keepdim=True).values)
-    shared = kl < threshold
-    mu_avg, var_avg = 0.5 * (mu1 + mu2), 0.5 * (var1 + var2)
-    lv_avg = var_avg.log()
+    d = logvar1 - logvar2
+    mean_term = torch.exp(2.0 * torch.log(torch.abs(mu1 - mu2)) - logvar2)  # (mu1 - mu2)^2 / var2
+    return 0.5 * (torch.expm1(d) - d + mean_term)
+
+
+def ada_gvae_shared(kl):
+    """Shared-latent mask of Ada-GVAE: latent i of a pair is shared when delta_i < tau.
+
+    Locatello et al. (2020, §4): ``tau = (max_i delta_i + min_i delta_i) / 2`` over the
+    latents of each pair, as disentanglement_lib's ``aggregate_argmax`` bins delta into two
+    bins of equal width over [min, max] and averages the lower bin.  A pair whose deltas are
+    all equal and finite (e.g. identical posteriors) shares every latent.
+
+    Args: kl: (N, D) per-latent KL delta of N pairs (may hold +inf).
+    Returns: (N, D) bool.
+    """
+    hi, lo = kl.max(dim=1, keepdim=True).values, kl.min(dim=1, keepdim=True).values
+    tau = 0.5 * hi + 0.5 * lo  # not 0.5 * (hi + lo): that overflows for deltas near float32's max
+    return (kl < tau) | ((hi == lo) & torch.isfinite(hi))
+
+
+def ada_gvae_posteriors(mu1, logvar1, mu2, logvar2):
+    """Adaptive group posteriors of Ada-GVAE (Locatello et al. 2020, §4; disentanglement_lib
+    ``weak_vae.py``).
+
+    For each pair, delta_i = KL(q(z_i|x1) || q(z_i|x2)) in that one direction, as in the paper
+    and the reference code (:func:`gaussian_kl`); latents with delta_i below the midpoint of
+    the pair's range are shared (:func:`ada_gvae_shared`) and both images get the pair's
+    average posterior there: mean ``(mu1 + mu2) / 2`` and variance ``(var1 + var2) / 2``, whose
+    log is taken as ``logaddexp(logvar1, logvar2) - log 2`` (no variance underflows to 0, so
+    neither the loss nor its gradient becomes inf/NaN).  The mask is a hard choice: no
+    gradient flows through delta.
+
+    Args: (N, D) posterior means and log-variances of the first and second images of N pairs.
+    Returns: the four adapted (N, D) tensors ``mu1, logvar1, mu2, logvar2``.
+    """
+    with torch.no_grad():
+        shared = ada_gvae_shared(gaussian_kl(mu1, logvar1, mu2, logvar2))
+    mu_avg = 0.5 * (mu1 + mu2)
+    lv_avg = torch.logaddexp(logvar1, logvar2) - math.log(2.0)
     return (
         torch.where(shared, mu_avg, mu1),
         torch.where(shared, lv_avg, logvar1),

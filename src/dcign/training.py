@@ -37,6 +37,7 @@ from .gpu import FastPathCallback
 from .model import DCIGN, get_preset
 from .objectives import OBJECTIVES, Objective, objective_for
 from .probe import DisentanglementProbe
+from .run_logs import truncate_run_logs
 
 
 class NonFiniteLossError(RuntimeError):
@@ -212,8 +213,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     ``cfg`` in every field except :data:`dcign.config.RESUME_MAY_CHANGE` (``steps``, which
     may grow, ``num_workers`` and ``on_nonfinite``).  Resuming
     continues from the newest checkpoint that loads (from step 0 if the run was killed before
-    its first one) and deletes temporary files left by killed writes.  The same config and
-    seed give bitwise-identical weights on the same machine (CPU), resumed or not.
+    its first one), deletes temporary files left by killed writes and cuts ``probe.jsonl`` and
+    the TensorBoard logs back to the checkpoint's step (:func:`dcign.run_logs.truncate_run_logs`).
+    The same config and seed give bitwise-identical weights on the same machine (CPU),
+    resumed or not.
 
     Raises:
         ValueError: resuming a folder without config.json, or with a different config; an
@@ -240,6 +243,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         if found is not None:
             ckpt, start_step = found
         # else: killed before the first checkpoint; the run restarts from step 0 (same stream, same result)
+        truncate_run_logs(run_dir, start_step)  # probe rows / events of the steps to redo, torn tails
     checkpoint = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, filename="step{step:07d}", auto_insert_metric_name=False,
                                  every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
                                  enable_version_counter=False)  # always overwrite: resume reads last.ckpt

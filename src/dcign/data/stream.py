@@ -15,10 +15,14 @@ what one process with ``world_size * groups_per_step`` groups per step sees, and
 ``world_size = 1`` the stream is the single-process one, unchanged.
 
 Workers are started with the 'spawn' context: each creates its own GL context, and none
-inherits one across ``fork`` (which can hang Mesa's EGL).
+inherits one across ``fork`` (which can hang Mesa's EGL).  Each worker waits, at exit, for
+its queue's feeder thread to hand over the last batch (see :func:`_join_queue_feeders`).
 """
 
 from __future__ import annotations
+
+import atexit
+import threading
 
 import numpy as np
 import torch
@@ -162,15 +166,50 @@ class RenderedSteps(IterableDataset):
             step += workers
 
 
+FEEDER_JOIN_SECONDS = 3.0
+"""How long an exiting worker waits for its last batch to be handed over (the parent waits 5 s
+for a worker before terminating it)."""
+
+
+def _join_queue_feeders(timeout: float = FEEDER_JOIN_SECONDS) -> None:
+    """Wait for this process's ``multiprocessing`` queue feeder threads to finish (atexit hook).
+
+    Why: when a DataLoader is shut down, torch's worker loop closes its result queue with
+    ``cancel_join_thread()`` and returns; a spawn-started worker then finalizes the
+    interpreter.  If the queue's feeder thread is at that moment pickling a batch (moving the
+    tensor storage to shared memory inside ``THPStorage_shareFd``, GIL released), it finds the
+    interpreter finalizing when it retakes the GIL and CPython ends it with ``pthread_exit``;
+    the forced unwind through that C++ frame calls ``std::terminate``: "terminate called
+    without an active exception", SIGABRT, and the parent reports "DataLoader worker (pid N)
+    is killed by signal: Aborted".  The renderer is not involved (a stream of random tensors
+    aborts the same way).  atexit hooks run before finalization starts, so joining the
+    feeder here closes the window; after ``close()`` it exits once its buffer is written.
+    """
+    for thread in threading.enumerate():
+        if thread.name == "QueueFeederThread" and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
+def _init_worker(worker_id: int) -> None:
+    atexit.register(_join_queue_feeders)
+
+
 def make_loader(dataset: RenderedSteps, num_workers: int = 1, pin_memory: bool = False) -> DataLoader:
     """A DataLoader over ``dataset`` with spawn-started workers (0 renders in-process).
 
     ``pin_memory`` puts batches in page-locked memory so that the copy to a CUDA device runs
     asynchronously (use it on a GPU only).
+
+    Workers exit cleanly when the loader is shut down (end of training, ``del``), see
+    :func:`_join_queue_feeders`.
+
+    Raises:
+        ValueError: ``num_workers`` < 0.
     """
     if num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {num_workers}")
     kwargs = {}
     if num_workers > 0:
-        kwargs = dict(multiprocessing_context="spawn", persistent_workers=True, prefetch_factor=4)
+        kwargs = dict(multiprocessing_context="spawn", persistent_workers=True, prefetch_factor=4,
+                      worker_init_fn=_init_worker)
     return DataLoader(dataset, batch_size=None, num_workers=num_workers, pin_memory=pin_memory, **kwargs)
