@@ -332,10 +332,11 @@ def compare(
     out: Path = typer.Option(Path("runs/compare"), help="Folder for compare.md, compare.json and compare.png."),
 ):
     """Table and plot of Fig. 6 correlations, test MSE and disentanglement metrics across runs."""
-    from .evaluation.compare import compare_runs, load_run_metrics
+    from .evaluation.compare import check_distinct, compare_runs, load_run_metrics
     from .atomic import check_writable_dir
 
     try:
+        check_distinct(run_dirs)
         for run_dir in run_dirs:  # refuse a run without a report before creating --out
             load_run_metrics(run_dir)
         check_writable_dir(out)

@@ -122,6 +122,7 @@ def load_model(run_dir: str | Path, map_location: str = "cpu") -> tuple[DCIGN, T
         if not torch.isfinite(v).all():
             raise ValueError(f"{path}: tensor {k} holds NaN or inf values")
     _check_angle_maps(meta, cfg, mpath)
+    _check_latent_of(meta, cfg, mpath)
     net = DCIGN(get_preset(cfg.preset, cfg.latent_dim))
     net.load_state_dict(tensors)
     net.to(map_location).eval()
@@ -130,6 +131,23 @@ def load_model(run_dir: str | Path, map_location: str = "cpu") -> tuple[DCIGN, T
 
 class _Mismatch(ValueError):
     pass
+
+
+def _check_latent_of(meta: dict, cfg: TrainConfig, mpath: Path) -> None:
+    """Refuse a ``latent_of`` (factor -> latent chosen at export) that would fail later."""
+    from .factors import ANGLE_FACTORS
+
+    latent_of = meta.get("latent_of")
+    if latent_of is None:
+        return
+    if not isinstance(latent_of, dict):
+        raise ValueError(f"{mpath}: latent_of must be an object mapping factors to latent indices, got {type(latent_of).__name__}")
+    for name, k in latent_of.items():
+        if name not in ANGLE_FACTORS:
+            raise ValueError(f"{mpath}: latent_of names {name!r}; use {', '.join(ANGLE_FACTORS)} (or delete latent_of to choose again)")
+        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < cfg.latent_dim:
+            raise ValueError(f"{mpath}: latent_of[{name!r}] must be a latent index in 0..{cfg.latent_dim - 1}, got {k!r} "
+                             "(or delete latent_of to choose again)")
 
 
 def _check_angle_maps(meta: dict, cfg: TrainConfig, mpath: Path) -> None:

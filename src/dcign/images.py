@@ -9,6 +9,7 @@ composited over white (the training background).  Pixel values are scaled to [0,
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,13 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
     if path.stat().st_size == 0:
         raise ValueError(f"image {path} is empty")
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            # Image.open warns (two stderr lines) for images over Pillow's pixel limit; the size
+            # check below refuses any image of another size before it is decoded, and one over
+            # twice the limit still raises DecompressionBombError, reported below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             if im.size != (size, size):  # refuse before decoding (a small file can hold a huge image)
                 w, h = im.size
                 raise _Refused(

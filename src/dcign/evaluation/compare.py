@@ -69,6 +69,21 @@ def load_run_metrics(run_dir: str | Path) -> dict[str, Any]:
     return data
 
 
+def check_distinct(run_dirs: Iterable[str | Path]) -> None:
+    """Refuse a run listed twice (also as another spelling of the same folder, e.g. ``A`` and ``./A``).
+
+    Raises:
+        ValueError: naming the run given twice.
+    """
+    seen: dict[Path, Path] = {}
+    for d in map(Path, run_dirs):
+        key = d.resolve()
+        if key in seen:
+            same = f"{d}" if str(seen[key]) == str(d) else f"{seen[key]} and {d} (the same folder)"
+            raise ValueError(f"run {same} is listed twice; list each run once")
+        seen[key] = d
+
+
 def compare_runs(run_dirs: Iterable[str | Path], out_dir: str | Path) -> dict[str, Any]:
     """Tabulate and plot several evaluated runs; write ``compare.md``, ``.json``, ``.png``.
 
@@ -84,13 +99,14 @@ def compare_runs(run_dirs: Iterable[str | Path], out_dir: str | Path) -> dict[st
         values a run lacks are None.
 
     Raises:
-        ValueError: no run given, a run without ``report/metrics.json`` (the message names
+        ValueError: no run given, a run listed twice, a run without ``report/metrics.json`` (the message names
             it and says to run ``dcign evaluate RUN_DIR`` first), unreadable JSON, or an
             ``out_dir`` that cannot be written.
     """
     run_dirs = [Path(d) for d in run_dirs]
     if not run_dirs:
         raise ValueError("compare_runs needs at least one run directory")
+    check_distinct(run_dirs)
     loaded = [(d, load_run_metrics(d)) for d in run_dirs]
     labels = _labels(run_dirs)
     rows = [_row(label, d, m) for label, (d, m) in zip(labels, loaded)]
