@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dcign.objectives",),  # one objective per method
     ("dcign.config",),  # the run's typed config, built from the sections above
     ("dcign.inference",),  # encode / decode, latent choice, degrees <-> latent
-    ("dcign.checkpoints", "dcign.probe", "dcign.export", "dcign.gpu"),  # around training
+    ("dcign.checkpoints", "dcign.run_logs", "dcign.probe", "dcign.export", "dcign.gpu"),  # around training
     ("dcign.training",),  # Lightning module and loop, train + export
     ("dcign.evaluation",),  # Fig. 6, traversals, novel views, metrics report, compare
     ("dcign.reproduce",),  # the paper's experiments

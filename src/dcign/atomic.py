@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 _UMASK = os.umask(0)
@@ -60,3 +61,25 @@ def check_writable_dir(path: str | Path, must_be_new: bool = False) -> Path:
     except OSError as exc:
         raise ValueError(f"cannot write to output folder {path}: {exc.strerror or exc}") from exc
     return path
+
+
+@contextmanager
+def removed_if_left_empty(path: str | Path):
+    """Run a block that may create the folder ``path``; if the block fails (any exception,
+    ``SystemExit`` and Ctrl-C included), the folders it created that are still empty are
+    removed again, so a refused command leaves no empty ``--out`` behind.  A folder that
+    existed before, or holds anything (a checkpoint, a config), is kept.
+    """
+    missing, p = [], Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        missing.append(p)  # deepest first
+        p = p.parent
+    try:
+        yield
+    except BaseException:
+        for d in missing:
+            try:
+                d.rmdir()  # only succeeds on an empty folder
+            except OSError:
+                break
+        raise

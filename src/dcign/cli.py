@@ -30,6 +30,17 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def path_arg(text: str) -> Path:
+    """Parser of every path option: an empty string is refused (Path("") would mean the current folder)."""
+    if not str(text).strip():
+        raise typer.BadParameter("an empty path; name a file or folder")
+    return Path(text)
+
+
+MAX_SAMPLE_IMAGES = 1000
+"""Largest `dcign data sample --batch-size`: images are written as images/000.png .. 999.png."""
+
+
 def version_callback(value: bool):
     if value:
         typer.echo(f"dcign {__version__}")
@@ -49,7 +60,7 @@ def data_sample(
     size: int = typer.Option(64, help="Image side in pixels: 64 or 150."),
     seed: int = typer.Option(0, help="Seed (same seed, same pixels)."),
     split: str = typer.Option("train", help="Identities to draw from: train or test (never seen in training)."),
-    out: Path = typer.Option(..., help="Output folder for batch.png, factors.json and images/NNN.png."),
+    out: Path = typer.Option(..., parser=path_arg, help="Output folder for batch.png, factors.json and images/NNN.png."),
 ):
     """Render one batch in which only FACTOR varies; write DIR/batch.png and DIR/factors.json.
 
@@ -57,7 +68,7 @@ def data_sample(
     written alone as DIR/images/NNN.png, ready for `dcign render --image`."""
     from .data.engine import EngineConfig, SceneEngine, check_dataset
     from .factors import FACTORS
-    from .atomic import atomic_write_json, check_writable_dir
+    from .atomic import atomic_write_json, check_writable_dir, removed_if_left_empty
     from .images import save_png, tile
 
     try:
@@ -68,36 +79,37 @@ def data_sample(
         fail(f"unknown factor {factor!r}; choose one of {', '.join(FACTORS)}")
     if size not in (64, 150):
         fail(f"--size must be 64 or 150 pixels, got {size}")
-    if batch_size < 1:
-        fail(f"--batch-size must be a positive integer, got {batch_size}")
+    if not 1 <= batch_size <= MAX_SAMPLE_IMAGES:
+        fail(f"--batch-size must be in 1..{MAX_SAMPLE_IMAGES}, got {batch_size}")
     if split not in ("train", "test"):
         fail(f"--split must be train or test, got {split!r}")
     if seed < 0:
         fail(f"--seed must be >= 0, got {seed}")
-    try:
-        engine = SceneEngine(EngineConfig(dataset, size, seed))
-        import numpy as np
+    with removed_if_left_empty(out):  # a refusal or a failed write leaves no empty --out
+        try:
+            engine = SceneEngine(EngineConfig(dataset, size, seed))
+            import numpy as np
 
-        factors = engine.space.one_factor_batch(np.random.default_rng(seed), factor, batch_size, split)
-        factors = factors.subset(np.argsort(factors[factor], kind="stable"))  # grid in the varied factor's order
-        images = engine.render(factors)
-        out = check_writable_dir(out)  # only once the arguments have proved good: nothing written otherwise
-    except ValueError as exc:
-        fail(str(exc))
-    cols = min(10, batch_size)
-    save_png(out / "batch.png", tile(images, -(-batch_size // cols), cols))
-    records = []
-    for i in range(batch_size):
-        records.append({
-            "azimuth": float(factors.azimuth[i]), "elevation": float(factors.elevation[i]),
-            "light_azimuth": float(factors.light_azimuth[i]), "identity": int(factors.identity[i]),
-            "identity_coefficients": [float(c) for c in engine.space.coefficients(factors.identity[i])],
-            "varied": factor,
-        })
-    for i in range(batch_size):
-        save_png(out / "images" / f"{i:03d}.png", images[i, 0])
-    atomic_write_json(out / "factors.json", records)
-    typer.echo(f"wrote {out / 'batch.png'}, {out / 'factors.json'} and {batch_size} images in {out / 'images'}")
+            factors = engine.space.one_factor_batch(np.random.default_rng(seed), factor, batch_size, split)
+            factors = factors.subset(np.argsort(factors[factor], kind="stable"))  # grid in the varied factor's order
+            images = engine.render(factors)
+            out = check_writable_dir(out)  # only once the arguments have proved good: nothing written otherwise
+        except ValueError as exc:
+            fail(str(exc))
+        cols = min(10, batch_size)
+        save_png(out / "batch.png", tile(images, -(-batch_size // cols), cols))
+        records = []
+        for i in range(batch_size):
+            records.append({
+                "azimuth": float(factors.azimuth[i]), "elevation": float(factors.elevation[i]),
+                "light_azimuth": float(factors.light_azimuth[i]), "identity": int(factors.identity[i]),
+                "identity_coefficients": [float(c) for c in engine.space.coefficients(factors.identity[i])],
+                "varied": factor,
+            })
+        for i in range(batch_size):
+            save_png(out / "images" / f"{i:03d}.png", images[i, 0])
+        atomic_write_json(out / "factors.json", records)
+        typer.echo(f"wrote {out / 'batch.png'}, {out / 'factors.json'} and {batch_size} images in {out / 'images'}")
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -128,8 +140,8 @@ def parse_layout(text: str) -> dict[str, list[int]]:
 
 @app.command()
 def train(
-    out: Path = typer.Option(..., help="Run folder (config, checkpoints, logs, model, report)."),
-    config: Optional[Path] = typer.Option(None, help="JSON config file (keys of dcign.config.TrainConfig); flags override it."),
+    out: Path = typer.Option(..., parser=path_arg, help="Run folder (config, checkpoints, logs, model, report)."),
+    config: Optional[Path] = typer.Option(None, parser=path_arg, help="JSON config file (keys of dcign.config.TrainConfig); flags override it."),
     method: Optional[str] = typer.Option(None, help="dcign (default), baseline, beta-vae or ada-gvae."),
     dataset: Optional[str] = typer.Option(None, help="faces (default), heads (the v1 heads), chairs, or bfm:PATH."),
     preset: Optional[str] = typer.Option(None, help="small-64 (default), paper-150 or reference-150."),
@@ -160,7 +172,7 @@ def train(
     Several devices or machines train with Lightning's DDP: each process renders its own
     one-factor groups (--groups-per-step per process); only rank 0 writes to OUT."""
     from .config import TrainConfig, resume_conflicts
-    from .atomic import check_writable_dir
+    from .atomic import check_writable_dir, removed_if_left_empty
     from .distributed import check_devices, is_global_zero_by_env
 
     if devices != "auto" and not (devices.isdigit() and int(devices) > 0):
@@ -178,30 +190,31 @@ def train(
         "clamp_target": clamp_target, "beta": beta, "optimizer": optimizer, "lr": lr, "seed": seed,
         "num_workers": workers, "on_nonfinite": on_nonfinite,
     }
-    try:
-        if batch_weights is not None:
-            overrides["batch_weights"] = parse_weights(batch_weights)
-        if latent_layout is not None:
-            overrides["latent_layout"] = parse_layout(latent_layout)
-        overrides = {k: v for k, v in overrides.items() if v is not None}
-        if resume:
-            saved = out / "config.json"
-            if not saved.is_file():
-                raise UsageError(f"cannot resume: {saved} does not exist (train without --resume to start a run)")
-            base = TrainConfig.load(saved)
-            cfg = TrainConfig.from_dict({**json.loads(base.to_json()), **overrides})
-            changed = resume_conflicts(base, cfg)
-            if changed or config is not None:
-                raise UsageError(f"--resume keeps the run's saved config; only --steps, --workers and --on-nonfinite may change (got {changed or ['--config']})")
-        else:
-            base = TrainConfig.load(config).to_json() if config else TrainConfig().to_json()
-            cfg = TrainConfig.from_dict({**json.loads(base), **overrides})
-            # DDP ranks > 0 re-run this command once rank 0 has started writing the run
-            check_writable_dir(out, must_be_new=is_global_zero_by_env())
-    except ValueError as exc:
-        fail(str(exc))
-    _train_and_export(cfg, out, resume, accelerator, devices, num_nodes, precision,
-                      channels_last=channels_last, compile=compile_net)
+    with removed_if_left_empty(out):  # a refused set-up leaves no empty --out folder
+        try:
+            if batch_weights is not None:
+                overrides["batch_weights"] = parse_weights(batch_weights)
+            if latent_layout is not None:
+                overrides["latent_layout"] = parse_layout(latent_layout)
+            overrides = {k: v for k, v in overrides.items() if v is not None}
+            if resume:
+                saved = out / "config.json"
+                if not saved.is_file():
+                    raise UsageError(f"cannot resume: {saved} does not exist (train without --resume to start a run)")
+                base = TrainConfig.load(saved)
+                cfg = TrainConfig.from_dict({**json.loads(base.to_json()), **overrides})
+                changed = resume_conflicts(base, cfg)
+                if changed or config is not None:
+                    raise UsageError(f"--resume keeps the run's saved config; only --steps, --workers and --on-nonfinite may change (got {changed or ['--config']})")
+            else:
+                base = TrainConfig.load(config).to_json() if config else TrainConfig().to_json()
+                cfg = TrainConfig.from_dict({**json.loads(base), **overrides})
+                # DDP ranks > 0 re-run this command once rank 0 has started writing the run
+                check_writable_dir(out, must_be_new=is_global_zero_by_env())
+        except ValueError as exc:
+            fail(str(exc))
+        _train_and_export(cfg, out, resume, accelerator, devices, num_nodes, precision,
+                          channels_last=channels_last, compile=compile_net)
 
 
 def _gpu_workers(accelerator: str, devices) -> int | None:
@@ -235,22 +248,24 @@ def _train_and_export(cfg, out: Path, resume: bool, accelerator, devices, num_no
 
 @app.command()
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A trained run folder."),
+    run_dir: Path = typer.Argument(..., parser=path_arg, metavar="RUN_DIR", help="A trained run folder."),
     identities: int = typer.Option(20, help="Test identities per Fig. 6 sweep."),
     values: int = typer.Option(19, help="Angles per sweep."),
     metrics: bool = typer.Option(True, help="Add the disentanglement metrics (beta-VAE, FactorVAE, MIG, DCI, SAP, modularity; ~1 min on 2 cores)."),
 ):
     """Evaluate on test identities; write RUN_DIR/report (Fig. 6, traversals, reconstructions, metrics, metrics.json)."""
+    from .atomic import removed_if_left_empty
     from .evaluation.report import evaluate as run_evaluate
 
     if values < 2:
         fail(f"--values must be >= 2, got {values}")
-    try:
-        result = run_evaluate(run_dir, identities, values, progress=lambda m: typer.echo(f"  {m}", err=True), metrics=metrics)
-    except ValueError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write the report in {run_dir}: {exc.strerror or exc}")
+    with removed_if_left_empty(run_dir / "report"):
+        try:
+            result = run_evaluate(run_dir, identities, values, progress=lambda m: typer.echo(f"  {m}", err=True), metrics=metrics)
+        except ValueError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write the report in {run_dir}: {exc.strerror or exc}")
     for f, r in result["fig6"].items():
         typer.echo(f"{f:14s} Spearman {r['spearman']:+.3f}  Pearson {r['pearson']:+.3f}")
     typer.echo(f"test MSE per pixel {result['test_mse']:.5f}")
@@ -261,10 +276,10 @@ def evaluate(
 
 @app.command()
 def render(
-    run: Path = typer.Option(..., help="A trained run folder."),
-    image: Path = typer.Option(..., help="Input image (grey or colour; converted to grey; must be the model's size)."),
+    run: Path = typer.Option(..., parser=path_arg, help="A trained run folder."),
+    image: Path = typer.Option(..., parser=path_arg, help="Input image (grey or colour; converted to grey; must be the model's size)."),
     set_: list[str] = typer.Option(..., "--set", help="factor=degrees, e.g. azimuth=30 (repeatable)."),
-    out: Path = typer.Option(..., help="Output PNG."),
+    out: Path = typer.Option(..., parser=path_arg, help="Output PNG."),
 ):
     """Re-render IMAGE with some factors set to new angles (degrees)."""
     from .export import load_model
@@ -278,6 +293,8 @@ def render(
             if "=" not in item:
                 raise UsageError(f"--set takes factor=degrees, got {item!r}")
             name, value = item.split("=", 1)
+            if name in degrees:
+                raise UsageError(f"--set {name}= is given twice; set each factor once")
             try:
                 degrees[name] = float(value)
             except ValueError:
@@ -300,7 +317,7 @@ def render(
 
 @app.command("app")
 def app_command(
-    run_dir: Path = typer.Argument(..., help="A trained run folder (with model.safetensors + model.json)."),
+    run_dir: Path = typer.Argument(..., parser=path_arg, metavar="RUN_DIR", help="A trained run folder (with model.safetensors + model.json)."),
     host: str = typer.Option("127.0.0.1", help="Address to bind. The default serves this machine only; 0.0.0.0 exposes the app to every machine that can reach this one, without a password: they can use the model, see its test images, upload files and load any run folder this user can read."),
     port: Optional[int] = typer.Option(None, help="Port (default: the first free one from 7860)."),
 ):
@@ -328,30 +345,31 @@ def app_command(
 
 @app.command()
 def compare(
-    run_dirs: list[Path] = typer.Argument(..., help="Evaluated run folders (each with report/metrics.json)."),
-    out: Path = typer.Option(Path("runs/compare"), help="Folder for compare.md, compare.json and compare.png."),
+    run_dirs: list[Path] = typer.Argument(..., parser=path_arg, metavar="RUN_DIRS...", help="Evaluated run folders (each with report/metrics.json)."),
+    out: Path = typer.Option(Path("runs/compare"), parser=path_arg, help="Folder for compare.md, compare.json and compare.png."),
 ):
     """Table and plot of Fig. 6 correlations, test MSE and disentanglement metrics across runs."""
+    from .atomic import check_writable_dir, removed_if_left_empty
     from .evaluation.compare import check_distinct, compare_runs, load_run_metrics
-    from .atomic import check_writable_dir
 
-    try:
-        check_distinct(run_dirs)
-        for run_dir in run_dirs:  # refuse a run without a report before creating --out
-            load_run_metrics(run_dir)
-        check_writable_dir(out)
-        compare_runs(run_dirs, out)
-    except ValueError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write in {out}: {exc.strerror or exc}")
+    with removed_if_left_empty(out):
+        try:
+            check_distinct(run_dirs)
+            for run_dir in run_dirs:  # refuse a run without a report before creating --out
+                load_run_metrics(run_dir)
+            check_writable_dir(out)
+            compare_runs(run_dirs, out)
+        except ValueError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write in {out}: {exc.strerror or exc}")
     typer.echo((out / "compare.md").read_text())
     typer.echo(f"written: {out / 'compare.md'}, compare.json, compare.png")
 
 
 @app.command()
 def reproduce(
-    out: Path = typer.Option(Path("runs/reproduce"), help="Folder for the three runs, figures, report.md and results.json."),
+    out: Path = typer.Option(Path("runs/reproduce"), parser=path_arg, help="Folder for the three runs, figures, report.md and results.json."),
     full: bool = typer.Option(False, help="Paper scale (150 px, paper-150 preset; meant for a GPU)."),
     steps: Optional[int] = typer.Option(None, help="Steps of every run (overrides the plan)."),
     accelerator: str = typer.Option("auto", help="Lightning accelerator: auto, cpu, gpu (= cuda), mps, tpu."),
@@ -362,17 +380,19 @@ def reproduce(
     on 2 cores). --full: paper-150 preset, 20000 steps each, Adam lr 5e-4 (a GPU job).
     Interrupted runs resume from their checkpoints when the command is run again.
     """
+    from .atomic import removed_if_left_empty
     from .reproduce import reproduce as run_reproduce
     from .training import NonFiniteLossError
 
     if steps is not None and steps < 1:
         fail(f"--steps must be a positive integer, got {steps}")
-    try:
-        results = run_reproduce(out, full=full, steps=steps, progress=typer.echo, accelerator=accelerator)
-    except (NonFiniteLossError, ValueError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write in {out}: {exc.strerror or exc}")
+    with removed_if_left_empty(out):
+        try:
+            results = run_reproduce(out, full=full, steps=steps, progress=typer.echo, accelerator=accelerator)
+        except (NonFiniteLossError, ValueError) as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write in {out}: {exc.strerror or exc}")
     nv = results.get("novel_view_mse", {})
     for model in ("dcign", "baseline"):
         if model in nv:
@@ -383,7 +403,13 @@ def reproduce(
     typer.echo(f"report: {out / 'report.md'}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The ``dcign`` command (``argv``: the arguments, default ``sys.argv[1:]``); exits with its status.
+
+    Exit codes: 0 done, 2 refused (one ``error:`` line on stderr, nothing written), 130
+    interrupted.  Click's usage errors (a missing option, ``--steps abc``) are reported as
+    one ``error:`` line too, not as a framed box.
+    """
     import warnings
 
     # Keep the terminal readable: library notices that a user cannot act on.
@@ -402,10 +428,24 @@ def main() -> None:
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).addFilter(advert)
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(args=argv, prog_name="dcign", standalone_mode=False)
+    except typer.TyperException as exc:  # Click's usage errors: missing argument, not an integer, ...
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `dcign data`: the help text
+            exc.show()
+            sys.exit(2)
+        typer.echo(f"error: {usage_error_line(exc)}", err=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error_line(exc) -> str:
+    """Click's usage error as one line naming the fix: "Missing option '--out'. (see `dcign train --help`)"."""
+    message = " ".join(exc.format_message().split()) if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    return f"{message} (see `{ctx.command_path} --help`)" if ctx is not None else message
 
 
 if __name__ == "__main__":
