@@ -122,3 +122,25 @@ def test_a_decompression_bomb_gets_the_size_refusal_alone(tmp_path, monkeypatch)
     huge = write_png(tmp_path / "huge.png", size=64)  # 4096 px: over twice the limit
     with pytest.raises(ValueError, match="too large to open safely"):
         load_image(huge, 64)
+
+
+class _Fit(Exception):
+    pass
+
+
+@pytest.mark.parametrize("args, beta", [
+    (["--method", "beta-vae"], 4.0),  # before: 1.0, i.e. the plain baseline, silently
+    (["--method", "beta-vae", "--beta", "1"], 1.0),
+    (["--method", "baseline"], 1.0),
+    (["--config", "beta_vae.json"], 4.0),
+])
+def test_beta_vae_defaults_to_beta_4(tmp_path, monkeypatch, args, beta):
+    from unittest import mock
+
+    import lightning.pytorch as pl
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "beta_vae.json").write_text(json.dumps({**TINY_RUN, "method": "beta-vae"}))
+    with mock.patch.object(pl.Trainer, "fit", side_effect=_Fit), pytest.raises(_Fit):
+        dcign("train", "--out", "run", "--accelerator", "cpu", "--steps", "1", "--batch-size", "4", "--workers", "0", *args)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["beta"] == beta

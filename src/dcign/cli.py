@@ -153,7 +153,7 @@ def train(
     invariance_lambda: Optional[float] = typer.Option(None, "--lambda", help="Invariance-targeting strength (default and paper: 0.01; 0 = off)."),
     clamp_reference: Optional[str] = typer.Option(None, "--clamp-reference", help="mean (paper) or first (authors' code)."),
     clamp_target: Optional[str] = typer.Option(None, "--clamp-target", help="z (paper) or params (authors' code: mu and log sigma^2)."),
-    beta: Optional[float] = typer.Option(None, help="KL weight (default 1 = ELBO; beta-vae uses more)."),
+    beta: Optional[float] = typer.Option(None, help="KL weight (default: 4 for beta-vae, 1 = the ELBO for the others)."),
     optimizer: Optional[str] = typer.Option(None, help="adam (authors' code, default) or rmsprop (paper text)."),
     lr: Optional[float] = typer.Option(None, help="Learning rate (default 5e-4)."),
     seed: Optional[int] = typer.Option(None, help="Seed of weights, noise and data stream (default 0)."),
@@ -207,8 +207,10 @@ def train(
                 if changed or config is not None:
                     raise UsageError(f"--resume keeps the run's saved config; only --steps, --workers and --on-nonfinite may change (got {changed or ['--config']})")
             else:
-                base = TrainConfig.load(config).to_json() if config else TrainConfig().to_json()
-                cfg = TrainConfig.from_dict({**json.loads(base), **overrides})
+                base = TrainConfig.load_dict(config) if config else {}  # as given: the method's defaults fill in
+                if not isinstance(base, dict):
+                    raise UsageError(f"config {config} must hold a JSON object, got {type(base).__name__}")
+                cfg = TrainConfig.from_dict({**base, **overrides})
                 # DDP ranks > 0 re-run this command once rank 0 has started writing the run
                 check_writable_dir(out, must_be_new=is_global_zero_by_env())
         except ValueError as exc:

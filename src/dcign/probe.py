@@ -3,7 +3,8 @@
 Every ``eval_every`` steps the encoder sees a small, fixed probe: 8 validation identities
 (disjoint from the test identities of the report, so watching or tuning on the probe never
 touches them), each sweeping one factor over 13 angles.  The Spearman r of each factor's latent is logged to
-TensorBoard (``probe/<factor>_spearman``) and appended to ``RUN_DIR/probe.jsonl``.
+TensorBoard (``probe/<factor>_spearman``) and appended to ``RUN_DIR/probe.jsonl`` (both cut
+back to the checkpoint's step on ``--resume``: :mod:`dcign.run_logs`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from .factors import ANGLE_FACTORS
 from .inference import correlations, encode, engine_for, factor_sweep
+from .run_logs import PROBE_FILE, PROBE_TAG_PREFIX
 
 
 class DisentanglementProbe(L.Callback):
@@ -29,7 +31,7 @@ class DisentanglementProbe(L.Callback):
     """
 
     def __init__(self, cfg, run_dir, n_identities: int = 8, n_values: int = 13) -> None:
-        self.cfg, self.path = cfg, Path(run_dir) / "probe.jsonl"
+        self.cfg, self.path = cfg, Path(run_dir) / PROBE_FILE
         self.n_identities, self.n_values = n_identities, n_values
         self.probe = None
         self.t0 = time.time()
@@ -60,7 +62,7 @@ class DisentanglementProbe(L.Callback):
                 record["azimuth_vs_abs"] = round(correlations(z, np.abs(truth))["spearman"], 4)
         pl_module.train(was_training)
         if trainer.logger is not None:
-            trainer.logger.log_metrics({f"probe/{k}_spearman": v for k, v in record.items() if k in ANGLE_FACTORS}, step)
+            trainer.logger.log_metrics({f"{PROBE_TAG_PREFIX}{k}_spearman": v for k, v in record.items() if k in ANGLE_FACTORS}, step)
         with open(self.path, "a") as fh:
             fh.write(json.dumps(record) + "\n")
         rank_zero_info("probe " + " ".join(f"{k}={v}" for k, v in record.items()))
