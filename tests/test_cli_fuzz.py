@@ -176,6 +176,7 @@ def test_fuzz_render(world, sets, image, out, sep):
 @example(args=["--identities", "9"])
 @example(args=["--identities", "0"])
 @example(args=["--values", "1"])
+@example(args=["--values", str(10**9)])  # was accepted: 3 x 20 x 10^9 images to render
 def test_fuzz_evaluate(world, args):
     import dcign.evaluation.report as report
 

@@ -144,3 +144,7 @@ def test_beta_vae_defaults_to_beta_4(tmp_path, monkeypatch, args, beta):
     with mock.patch.object(pl.Trainer, "fit", side_effect=_Fit), pytest.raises(_Fit):
         dcign("train", "--out", "run", "--accelerator", "cpu", "--steps", "1", "--batch-size", "4", "--workers", "0", *args)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["beta"] == beta
+
+
+def test_evaluate_caps_the_sweep(run):
+    assert_refused(*dcign("evaluate", run, "--values", "1000000000")[::2], "--values must be in 2..181")

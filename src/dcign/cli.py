@@ -41,6 +41,11 @@ MAX_SAMPLE_IMAGES = 1000
 """Largest `dcign data sample --batch-size`: images are written as images/000.png .. 999.png."""
 
 
+MAX_SWEEP_VALUES = 181
+"""Largest `dcign evaluate --values`: 1-degree steps over azimuth's -90..90 (each value renders
+identities x 3 sweeps of images)."""
+
+
 def version_callback(value: bool):
     if value:
         typer.echo(f"dcign {__version__}")
@@ -259,8 +264,8 @@ def evaluate(
     from .atomic import removed_if_left_empty
     from .evaluation.report import evaluate as run_evaluate
 
-    if values < 2:
-        fail(f"--values must be >= 2, got {values}")
+    if not 2 <= values <= MAX_SWEEP_VALUES:
+        fail(f"--values must be in 2..{MAX_SWEEP_VALUES} angles per sweep, got {values}")
     with removed_if_left_empty(run_dir / "report"):
         try:
             result = run_evaluate(run_dir, identities, values, progress=lambda m: typer.echo(f"  {m}", err=True), metrics=metrics)

@@ -204,10 +204,10 @@ def make_loader(dataset: RenderedSteps, num_workers: int = 1, pin_memory: bool =
     :func:`_join_queue_feeders`.
 
     Raises:
-        ValueError: ``num_workers`` < 0.
+        ValueError: ``num_workers`` not an integer >= 0.
     """
-    if num_workers < 0:
-        raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+        raise ValueError(f"num_workers must be an integer >= 0, got {num_workers!r}")
     kwargs = {}
     if num_workers > 0:
         kwargs = dict(multiprocessing_context="spawn", persistent_workers=True, prefetch_factor=4,
