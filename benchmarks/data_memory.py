@@ -107,7 +107,7 @@ def measure(spec: str, batches: int, cache: str) -> dict:
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     t0 = time.perf_counter()
-    data = open_dataset(spec)
+    data = open_dataset(spec, **({"factor_sizes": MPI3D_SIZES} if spec.startswith("mpi3d:") else {}))
     rng = np.random.default_rng(0)
     t_open = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -17,6 +17,11 @@ the first ``--identities`` test identities), encodes them (posterior means) and 
 * full 200-d code: MIG (20 bins) and DCI with extra trees (the field's GBT on 200 dense
   codes takes hours on a CPU; see dcign.metrics.dci).
 
+Runs trained on a user's data set (``--dataset NAME:PATH``; all runs on the same one) are
+scored on that data set's ground truth instead (``LabelledImages.ground_truth``: its test
+objects where it holds some out, else all images, as disentanglement_lib does), with the
+grouped code built from each run's layout over the data set's own factors.
+
 Usage::
 
     python benchmarks/method_comparison.py RUN_DIR [RUN_DIR ...] [--points 10000] [--identities 20]
@@ -36,7 +41,13 @@ from dcign.export import load_model
 from dcign.metrics.engine_data import EngineGroundTruth
 
 
-def grouping_for(cfg, meta) -> GroupedCode:
+def grouping_for(cfg, meta, data=None) -> GroupedCode:
+    if data is not None:  # a user's data set: its factors, the run's groups over them
+        if cfg.method == "dcign":
+            layout = {f: idx for f, idx in cfg.file_groups(data).items() if f not in data.intrinsic_factors}
+        else:
+            layout = {f: [int(k)] for f, k in meta["latent_of"].items()}
+        return GroupedCode(layout, cfg.latent_dim, 3, factors=tuple(layout))
     if cfg.method == "dcign" and cfg.latent_layout:
         layout = cfg.latent_layout
     else:
@@ -64,6 +75,8 @@ def compare_runs(args) -> None:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     models = [(d, *load_model(d)) for d in args.runs]
     first = models[0][2]
+    if first.is_file_data:
+        return compare_file_runs(args, models)
     for run_dir, _, cfg, _ in models:  # refuse before rendering anything
         if cfg.dataset != "faces" or cfg.image_size != first.image_size:
             raise ValueError(f"{run_dir} is a {cfg.dataset} model at {cfg.image_size} px; every run must be a faces "
@@ -96,6 +109,43 @@ def compare_runs(args) -> None:
         print(f"{str(run_dir)[-32:]:32s} {cfg.method:9s} {cfg.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
               f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
               f"{time.perf_counter() - t:8.0f}   grouped: {', '.join(grouping.describe()['columns'][:3])}", flush=True)
+
+
+def compare_file_runs(args, models) -> None:
+    """The same comparison on the ground truth of a user's data set (every run trained on it)."""
+    first = models[0][2]
+    for run_dir, _, cfg, _ in models:
+        if cfg.dataset != first.dataset or cfg.image_size != first.image_size or cfg.channels != first.channels:
+            raise ValueError(f"{run_dir} was trained on {cfg.dataset} ({cfg.image_size} px, {cfg.channels} channels); every run "
+                             f"must share the first's data set {first.dataset} ({first.image_size} px, {first.channels} channels)")
+    data = first.open_data()
+    gt = data.ground_truth(None, first.channels, first.image_size)
+    rs = np.random.RandomState(args.seed)
+    t = time.perf_counter()
+    f_train = gt.sample_factors(args.points, rs)
+    f_test = gt.sample_factors(args.points // 2, rs)
+    x_train = gt.sample_observations_from_factors(f_train, rs)
+    x_test = gt.sample_observations_from_factors(f_test, rs)
+    pca_idx = data.random_batch(np.random.default_rng([args.seed, 0x9CA]), FULL_PCA_POINTS, "train")
+    x_pca = data.images(pca_idx, first.channels, first.image_size)
+    print(f"read {len(x_train) + len(x_test) + len(x_pca)} images of {data.name} in {time.perf_counter() - t:.0f} s "
+          f"({args.points} train / {args.points // 2} test points on the {gt.split} split; factors "
+          f"{dict(zip(gt.factor_names, gt.factors_num_values))})", flush=True)
+    print(f"{'run':32s} {'method':9s} {'steps':>6s} {'MIG grp':>8s} {'DCI-D grp':>9s} {'DCI-C grp':>9s} "
+          f"{'MIG full':>8s} {'DCI-D full':>10s} {'seconds':>8s}", flush=True)
+    for run_dir, net, cfg, meta in models:
+        t = time.perf_counter()
+        net.eval()
+        mu_train, mu_test = encode(net.encode, x_train), encode(net.encode, x_test)
+        grouping = grouping_for(cfg, meta, data).fit(encode(net.encode, x_pca))
+        g_train, g_test = grouping.transform(mu_train), grouping.transform(mu_test)
+        mig_g = metrics.mig_from_codes(f_train, g_train)["discrete_mig"]
+        dci_g = metrics.dci_from_codes(f_train, g_train, f_test, g_test, model="gbt", random_state=args.seed)
+        mig_f = metrics.mig_from_codes(f_train, mu_train)["discrete_mig"]
+        dci_f = metrics.dci_from_codes(f_train, mu_train, f_test, mu_test, model="extra_trees", random_state=args.seed)
+        print(f"{str(run_dir)[-32:]:32s} {cfg.method:9s} {cfg.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
+              f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
+              f"{time.perf_counter() - t:8.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -59,10 +59,12 @@ def main_options(version: bool = typer.Option(False, "--version", callback=versi
 
 @data_app.command("sample")
 def data_sample(
-    dataset: str = typer.Option("faces", help="Data set: faces, heads (the v1 heads), chairs, or bfm:PATH (your Basel Face Model file)."),
-    factor: str = typer.Option("azimuth", help="Factor that varies: azimuth, elevation, light_azimuth or identity."),
+    dataset: str = typer.Option("faces", help="Data set: faces, heads (the v1 heads), chairs, bfm:PATH (your Basel Face Model file), or your files as NAME:PATH (dsprites:FILE, folder:DIR, ...)."),
+    factor: Optional[str] = typer.Option(None, help="Factor that varies: azimuth (default), elevation, light_azimuth or identity; for NAME:PATH one of its factors (default: its first)."),
     batch_size: int = typer.Option(20, "--batch-size", help="Images in the batch."),
-    size: int = typer.Option(64, help="Image side in pixels: 64 or 150."),
+    size: int = typer.Option(64, help="Image side in pixels: 64 or 150 (NAME:PATH: any size >= 8)."),
+    channels: int = typer.Option(1, help="1 (grey) or 3 (RGB, for colour data sets NAME:PATH)."),
+    data_option: list[str] = typer.Option([], "--data-option", help="Reader option key=value of a NAME:PATH data set, e.g. test_fraction=0.2 (repeatable)."),
     seed: int = typer.Option(0, help="Seed (same seed, same pixels)."),
     split: str = typer.Option("train", help="Identities to draw from: train or test (never seen in training)."),
     out: Path = typer.Option(..., parser=path_arg, help="Output folder for batch.png, factors.json and images/NNN.png."),
@@ -72,10 +74,17 @@ def data_sample(
     The grid is ordered by the varied factor (left to right, top to bottom); each image is also
     written alone as DIR/images/NNN.png, ready for `dcign render --image`."""
     from .data.engine import EngineConfig, SceneEngine, check_dataset
+    from .data.sources import is_file_dataset
     from .factors import FACTORS
     from .atomic import atomic_write_json, check_writable_dir, removed_if_left_empty
     from .images import save_png, tile
 
+    if is_file_dataset(dataset.partition(":")[0]):
+        _sample_files(dataset, factor, batch_size, size, channels, seed, split, out, data_option)
+        return
+    factor = factor or "azimuth"
+    if channels != 1:
+        fail(f"--channels 3 needs a colour data set NAME:PATH; the {dataset} engine renders grey")
     try:
         check_dataset(dataset)
     except ValueError as exc:
@@ -117,9 +126,57 @@ def data_sample(
         typer.echo(f"wrote {out / 'batch.png'}, {out / 'factors.json'} and {batch_size} images in {out / 'images'}")
 
 
+def _sample_files(dataset, factor, batch_size, size, channels, seed, split, out, data_option) -> None:
+    """``dcign data sample --dataset NAME:PATH`` (see :mod:`dcign.data.file_sample`)."""
+    from .data.file_sample import sample_file_batch
+    from .data.sources import open_dataset
+
+    if batch_size < 2:
+        fail(f"--batch-size must be at least 2 for a one-factor batch, got {batch_size}")
+    if size < 8:
+        fail(f"--size must be at least 8 pixels, got {size}")
+    if channels not in (1, 3):
+        fail(f"--channels must be 1 or 3, got {channels}")
+    if seed < 0:
+        fail(f"--seed must be >= 0, got {seed}")
+    try:
+        options = parse_options(data_option)
+        factor = factor or open_dataset(dataset, **options).factor_names[0]
+        sample_file_batch(dataset, factor, batch_size, split, seed, size, channels, out, options)
+    except ValueError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write in {out}: {exc.strerror or exc}")
+    typer.echo(f"wrote {out / 'batch.png'}, {out / 'factors.json'} and {batch_size} images in {out / 'images'}")
+
+
+def parse_options(items: list[str]) -> dict:
+    """['test_fraction=0.2', 'bins=5'] -> {'test_fraction': 0.2, 'bins': 5} (JSON values, else strings)."""
+    options = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UsageError(f"--data-option takes key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
+
+
 def parse_weights(text: str) -> dict[str, float]:
+    """'1,1,1,10' (azimuth, elevation, light_azimuth, identity) or 'factor=weight,...' (any factor names)."""
     from .factors import FACTORS
 
+    if "=" in text:
+        out = {}
+        for part in filter(None, text.split(",")):
+            name, _, value = part.partition("=")
+            try:
+                out[name.strip()] = float(value)
+            except ValueError:
+                raise UsageError(f"--batch-weights must be numbers, got {text!r}") from None
+        return out
     parts = text.split(",")
     if len(parts) != 4:
         raise UsageError(f"--batch-weights takes 4 numbers 'azimuth,elevation,light_azimuth,identity', got {text!r}")
@@ -148,13 +205,15 @@ def train(
     out: Path = typer.Option(..., parser=path_arg, help="Run folder (config, checkpoints, logs, model, report)."),
     config: Optional[Path] = typer.Option(None, parser=path_arg, help="JSON config file (keys of dcign.config.TrainConfig); flags override it."),
     method: Optional[str] = typer.Option(None, help="dcign (default), baseline, beta-vae or ada-gvae."),
-    dataset: Optional[str] = typer.Option(None, help="faces (default), heads (the v1 heads), chairs, or bfm:PATH."),
+    dataset: Optional[str] = typer.Option(None, help="faces (default), heads (the v1 heads), chairs, bfm:PATH, or your files as NAME:PATH: dcign-t7, dsprites, 3dshapes, mpi3d, smallnorb, cars3d, chairs3d, folder (see README)."),
+    data_option: list[str] = typer.Option([], "--data-option", help="Reader option key=value of a NAME:PATH data set, e.g. test_fraction=0.2 or bins=5 (repeatable)."),
+    channels: Optional[int] = typer.Option(None, help="Image channels: 1 (grey, default, the paper's) or 3 (RGB, for colour data sets NAME:PATH)."),
     preset: Optional[str] = typer.Option(None, help="small-64 (default), paper-150 or reference-150."),
     steps: Optional[int] = typer.Option(None, help="Optimiser steps (default 3000)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per one-factor group (default and paper: 20)."),
     groups_per_step: Optional[int] = typer.Option(None, "--groups-per-step", help="One-factor groups per step, each clamped to its own mean (default 4; paper: 1)."),
-    batch_weights: Optional[str] = typer.Option(None, "--batch-weights", help="Batch-type ratio azimuth,elevation,light_azimuth,identity (paper: 1,1,1,10)."),
-    latent_layout: Optional[str] = typer.Option(None, "--latent-layout", help="0-based latent indices (z1 = 0), default 'azimuth=0,elevation=1,light_azimuth=2'; the rest is identity."),
+    batch_weights: Optional[str] = typer.Option(None, "--batch-weights", help="Batch-type ratio azimuth,elevation,light_azimuth,identity (paper: 1,1,1,10), or factor=weight,... (NAME:PATH data sets: 1 per factor, 10 shared by the identity-like ones)."),
+    latent_layout: Optional[str] = typer.Option(None, "--latent-layout", help="0-based latent indices (z1 = 0), default 'azimuth=0,elevation=1,light_azimuth=2'; the rest is identity. NAME:PATH data sets: name their factors, e.g. 'orientation=0,scale=1' (default: one latent per factor)."),
     invariance_lambda: Optional[float] = typer.Option(None, "--lambda", help="Invariance-targeting strength (default and paper: 0.01; 0 = off)."),
     clamp_reference: Optional[str] = typer.Option(None, "--clamp-reference", help="mean (paper) or first (authors' code)."),
     clamp_target: Optional[str] = typer.Option(None, "--clamp-target", help="z (paper) or params (authors' code: mu and log sigma^2)."),
@@ -193,10 +252,12 @@ def train(
         "method": method, "dataset": dataset, "preset": preset, "steps": steps, "batch_size": batch_size,
         "groups_per_step": groups_per_step, "invariance_lambda": invariance_lambda, "clamp_reference": clamp_reference,
         "clamp_target": clamp_target, "beta": beta, "optimizer": optimizer, "lr": lr, "seed": seed,
-        "num_workers": workers, "on_nonfinite": on_nonfinite,
+        "num_workers": workers, "on_nonfinite": on_nonfinite, "channels": channels,
     }
     with removed_if_left_empty(out):  # a refused set-up leaves no empty --out folder
         try:
+            if data_option:
+                overrides["dataset_options"] = parse_options(data_option)
             if batch_weights is not None:
                 overrides["batch_weights"] = parse_weights(batch_weights)
             if latent_layout is not None:
@@ -216,6 +277,12 @@ def train(
                 if not isinstance(base, dict):
                     raise UsageError(f"config {config} must hold a JSON object, got {type(base).__name__}")
                 cfg = TrainConfig.from_dict({**base, **overrides})
+                if cfg.is_file_data:  # read the user's data set (and refuse it) before creating --out
+                    from .training import make_dataset
+
+                    make_dataset(cfg)
+                    if cfg.method == "dcign":
+                        cfg.file_groups()  # its factors against --latent-layout
                 # DDP ranks > 0 re-run this command once rank 0 has started writing the run
                 check_writable_dir(out, must_be_new=is_global_zero_by_env())
         except ValueError as exc:
@@ -259,16 +326,26 @@ def evaluate(
     identities: int = typer.Option(20, help="Test identities per Fig. 6 sweep."),
     values: int = typer.Option(19, help="Angles per sweep."),
     metrics: bool = typer.Option(True, help="Add the disentanglement metrics (beta-VAE, FactorVAE, MIG, DCI, SAP, modularity; ~1 min on 2 cores)."),
+    dataset: Optional[str] = typer.Option(None, help="Evaluate on this data set NAME:PATH instead of the run's own (e.g. a faces model on dcign-t7:DIR)."),
+    data_option: list[str] = typer.Option([], "--data-option", help="Reader option key=value for --dataset (repeatable)."),
 ):
-    """Evaluate on test identities; write RUN_DIR/report (Fig. 6, traversals, reconstructions, metrics, metrics.json)."""
+    """Evaluate on test identities; write RUN_DIR/report (Fig. 6, traversals, reconstructions, metrics, metrics.json).
+
+    Runs trained on NAME:PATH (or given --dataset NAME:PATH) are evaluated on that data set's
+    test split: factor correlations over one-factor test batches, traversals, reconstructions, metrics."""
     from .atomic import removed_if_left_empty
+    from .data.sources import is_file_dataset
     from .evaluation.report import evaluate as run_evaluate
 
     if not 2 <= values <= MAX_SWEEP_VALUES:
         fail(f"--values must be in 2..{MAX_SWEEP_VALUES} angles per sweep, got {values}")
+    if dataset is not None and not (is_file_dataset(dataset.partition(":")[0]) and ":" in dataset):
+        fail(f"--dataset takes a data set of your files as NAME:PATH (dcign-t7, dsprites, ...), got {dataset!r}")
     with removed_if_left_empty(run_dir / "report"):
         try:
-            result = run_evaluate(run_dir, identities, values, progress=lambda m: typer.echo(f"  {m}", err=True), metrics=metrics)
+            options = parse_options(data_option) if data_option else None
+            result = run_evaluate(run_dir, identities, values, progress=lambda m: typer.echo(f"  {m}", err=True), metrics=metrics,
+                                  dataset=dataset, dataset_options=options)
         except ValueError as exc:
             fail(str(exc))
         except OSError as exc:
@@ -354,16 +431,20 @@ def app_command(
 def compare(
     run_dirs: list[Path] = typer.Argument(..., parser=path_arg, metavar="RUN_DIRS...", help="Evaluated run folders (each with report/metrics.json)."),
     out: Path = typer.Option(Path("runs/compare"), parser=path_arg, help="Folder for compare.md, compare.json and compare.png."),
+    dataset: Optional[str] = typer.Option(None, help="Require every run to have been evaluated on this data set (NAME or NAME:PATH): compare like with like."),
 ):
     """Table and plot of Fig. 6 correlations, test MSE and disentanglement metrics across runs."""
     from .atomic import check_writable_dir, removed_if_left_empty
-    from .evaluation.compare import check_distinct, compare_runs, load_run_metrics
+    from .evaluation.compare import check_distinct, compare_runs, evaluated_on, load_run_metrics
 
     with removed_if_left_empty(out):
         try:
             check_distinct(run_dirs)
             for run_dir in run_dirs:  # refuse a run without a report before creating --out
-                load_run_metrics(run_dir)
+                m = load_run_metrics(run_dir)
+                if dataset is not None and not evaluated_on(m, dataset):
+                    raise ValueError(f"{run_dir} was evaluated on {m.get('dataset')!r}, not {dataset}; "
+                                     f"run `dcign evaluate {run_dir} --dataset {dataset}` first")
             check_writable_dir(out)
             compare_runs(run_dirs, out)
         except ValueError as exc:

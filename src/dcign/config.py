@@ -9,6 +9,8 @@ from pathlib import Path
 from .checks import MAX_SEED, is_finite_number, is_int
 from .clamp import REFERENCES
 from .data.engine import EngineConfig, check_dataset, data_version
+from .data.sources import FILE_DATASETS, is_file_dataset
+from .data.spec import parse_dataset_spec
 from .factors import DEFAULT_BATCH_WEIGHTS, normalise_weights
 from .layout import check_layout, default_layout, group_latents
 from .model import PRESETS
@@ -31,7 +33,15 @@ class TrainConfig:
         method: 'dcign' (clamped one-factor batches, paper §3.1), 'baseline' (plain SGVB on
             random images, paper §4.1.1), 'beta-vae' (Higgins et al. 2017), 'ada-gvae'
             (Locatello et al. 2020).
-        dataset, image_size, preset, latent_dim: data and network.
+        dataset, image_size, preset, latent_dim: data and network.  ``dataset`` is a
+            built-in engine ('faces', 'chairs') or a user's data set as ``NAME:PATH``
+            (:mod:`dcign.data.sources`, e.g. 'dsprites:/data/dsprites.npz'), whose factors
+            then name the batch types, ``latent_layout`` and ``batch_weights`` (the paper's
+            untouched defaults mean the data set's own: one latent per factor, intrinsic
+            factors sharing the rest; see :mod:`dcign.data.file_stream`).
+        channels: image channels, 1 (grey, the paper's) or 3 (RGB; users' colour data sets).
+        dataset_options: options of a user's data set's reader (e.g. ``{"test_fraction": 0.2}``,
+            ``{"bins": 5}``; :func:`dcign.data.sources.dataset_options`).
         steps: optimiser steps; batch_size: images per one-factor group (paper: 20);
         groups_per_step: one-factor groups stacked per step (each clamped separately).
         batch_weights: batch-type ratio (paper: 1:1:1:10).
@@ -61,6 +71,8 @@ class TrainConfig:
     dataset: str = "faces"
     preset: str = "small-64"
     latent_dim: int = 200
+    channels: int = 1
+    dataset_options: dict = field(default_factory=dict)
     steps: int = 3000
     batch_size: int = 20
     groups_per_step: int = 4
@@ -92,6 +104,8 @@ class TrainConfig:
         """A copy recording the version of what ``dataset`` renders now (training stamps it)."""
         from dataclasses import replace
 
+        if self.is_file_data:  # a user's files: nothing is rendered, so there is no engine version
+            return self
         return replace(self, data_version=data_version(self.dataset))
 
     @property
@@ -109,9 +123,26 @@ class TrainConfig:
                 bad(f"{name} must be a string, got {getattr(self, name)!r}")
         if self.method not in METHODS:
             bad(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        check_dataset(self.dataset)
+        try:
+            spec = parse_dataset_spec(self.dataset)
+        except ValueError as exc:
+            bad(str(exc))
+        if is_file_dataset(spec.name):
+            if spec.path is None:
+                bad(f"data set {spec.name} reads your files: pass {spec.name}:PATH")
+        else:
+            try:
+                check_dataset(self.dataset)
+            except ValueError as exc:
+                bad(f"{exc}, or your files as NAME:PATH with NAME one of {', '.join(FILE_DATASETS)}")
         if self.data_version is not None and not isinstance(self.data_version, str):
             bad(f"data_version must be a string, got {self.data_version!r}")
+        if self.channels not in (1, 3) or isinstance(self.channels, bool):
+            bad(f"channels must be 1 (grey) or 3 (RGB), got {self.channels!r}")
+        if self.channels == 3 and not self.is_file_data:
+            bad(f"the {self.dataset} engine renders grey images; channels 3 needs a colour data set NAME:PATH")
+        if not isinstance(self.dataset_options, dict) or (self.dataset_options and not self.is_file_data):
+            bad(f"dataset_options apply to a data set NAME:PATH only, got {self.dataset_options!r}")
         if self.preset not in PRESETS:
             bad(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         for name in ("latent_dim", "steps", "batch_size", "groups_per_step", "checkpoint_every", "eval_every",
@@ -143,12 +174,38 @@ class TrainConfig:
             bad(f"on_nonfinite must be 'stop' or 'skip', got {self.on_nonfinite!r}")
         if not isinstance(self.batch_weights, dict) or not all(is_finite_number(v) for v in self.batch_weights.values()):
             bad(f"batch_weights must map factor names to finite numbers, got {self.batch_weights!r}")
-        normalise_weights(self.batch_weights)
-        self.latent_layout = check_layout(self.latent_layout, self.latent_dim)
+        if self.is_file_data:  # factor names are the data set's: checked when it is opened
+            if not isinstance(self.latent_layout, dict):
+                bad(f"latent_layout must map factor names to latent indices, got {self.latent_layout!r}")
+        else:
+            normalise_weights(self.batch_weights)
+            self.latent_layout = check_layout(self.latent_layout, self.latent_dim)
         if self.batch_size * self.groups_per_step < 2:
             bad("a step needs at least 2 images")
-        if self.method == "dcign" and normalise_weights(self.batch_weights)["identity"] > 0 and self.batch_size > self.num_train_identities:
+        if not self.is_file_data and self.method == "dcign" and normalise_weights(self.batch_weights)["identity"] > 0 and self.batch_size > self.num_train_identities:
             bad("identity batches need batch_size <= num_train_identities")
+
+    @property
+    def is_file_data(self) -> bool:
+        """Whether ``dataset`` is a user's data set (``NAME:PATH``) rather than a built-in engine."""
+        return is_file_dataset(self.dataset.partition(":")[0]) and ":" in self.dataset
+
+    def open_data(self):
+        """Open the user's data set of this run (:func:`dcign.data.sources.open_dataset`)."""
+        from .data.sources import open_dataset
+
+        return open_dataset(self.dataset, **self.dataset_options)
+
+    def file_groups(self, data=None) -> dict[str, list[int]]:
+        """Active latents of each factor of the user's data set, in its factor order (DC-IGN's batch types).
+
+        Raises:
+            DataSourceError (a ValueError): a layout naming factors the data set lacks, etc.
+        """
+        from .data.file_stream import file_layout, layout_override
+
+        data = data if data is not None else self.open_data()
+        return file_layout(data.factor_names, data.intrinsic_factors, self.latent_dim, layout_override(self.latent_layout))
 
     def group_latents(self) -> dict[str, list[int]]:
         """Active latents of each batch type; factors without own latents use the intrinsic group."""

@@ -17,7 +17,7 @@ from safetensors.torch import save
 
 from .atomic import atomic_write_bytes, atomic_write_json
 from .config import TrainConfig
-from .inference import check_angle_map, engine_for, factor_latents, fit_angle_maps
+from .inference import check_angle_map, engine_for, factor_latents, fit_angle_maps, own_latents, variance_latents
 from .model import DCIGN, get_preset
 
 MODEL_WEIGHTS = "model.safetensors"
@@ -45,6 +45,12 @@ def export_trained(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, log=print)
     :func:`dcign.inference.fit_angle_maps`) and saved in ``model.json`` (``latent_of``, ``angle_maps``).
     """
     net = net.cpu().eval()
+    if cfg.is_file_data:  # a user's data set: no renderer, so no degrees -> latent maps
+        data = cfg.open_data()
+        groups = cfg.file_groups(data) if cfg.method == "dcign" else None
+        latent_of = own_latents(groups, data.intrinsic_factors) if groups else variance_latents(net, data)
+        export_model(net, cfg, run_dir, {}, {"latent_of": latent_of, "data": data.describe()})
+        return latent_of
     engine = engine_for(cfg)
     log("fitting degrees -> latent maps on training identities")
     latent_of = factor_latents(net.encode, engine, cfg.latent_layout, cfg.method)
@@ -99,7 +105,7 @@ def load_model(run_dir: str | Path, map_location: str = "cpu") -> tuple[DCIGN, T
     if not path.is_file():
         raise ValueError(f"{path} is missing; the run was not exported (train it to the end, or re-run `dcign train --resume`)")
     with torch.device("meta"):  # shapes only: a tampered latent_dim must not allocate first
-        expected = {k: tuple(v.shape) for k, v in DCIGN(get_preset(cfg.preset, cfg.latent_dim)).state_dict().items()}
+        expected = {k: tuple(v.shape) for k, v in DCIGN(get_preset(cfg.preset, cfg.latent_dim, cfg.channels)).state_dict().items()}
     arch = f"preset {cfg.preset} with latent_dim {cfg.latent_dim} (from {MODEL_CONFIG})"
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
@@ -123,7 +129,7 @@ def load_model(run_dir: str | Path, map_location: str = "cpu") -> tuple[DCIGN, T
             raise ValueError(f"{path}: tensor {k} holds NaN or inf values")
     _check_angle_maps(meta, cfg, mpath)
     _check_latent_of(meta, cfg, mpath)
-    net = DCIGN(get_preset(cfg.preset, cfg.latent_dim))
+    net = DCIGN(get_preset(cfg.preset, cfg.latent_dim, cfg.channels))
     net.load_state_dict(tensors)
     net.to(map_location).eval()
     return net, cfg, meta
@@ -143,7 +149,7 @@ def _check_latent_of(meta: dict, cfg: TrainConfig, mpath: Path) -> None:
     if not isinstance(latent_of, dict):
         raise ValueError(f"{mpath}: latent_of must be an object mapping factors to latent indices, got {type(latent_of).__name__}")
     for name, k in latent_of.items():
-        if name not in ANGLE_FACTORS:
+        if name not in ANGLE_FACTORS and not cfg.is_file_data:  # a user's data set names its own factors
             raise ValueError(f"{mpath}: latent_of names {name!r}; use {', '.join(ANGLE_FACTORS)} (or delete latent_of to choose again)")
         if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < cfg.latent_dim:
             raise ValueError(f"{mpath}: latent_of[{name!r}] must be a latent index in 0..{cfg.latent_dim - 1}, got {k!r} "

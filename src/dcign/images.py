@@ -97,7 +97,7 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
 
 
 def save_png(path: str | Path, figure_or_array) -> None:
-    """Save a matplotlib figure or a (H, W) float array in [0, 1] as PNG, atomically."""
+    """Save a matplotlib figure, or a (H, W) grey / (H, W, 3) RGB float array in [0, 1], as PNG, atomically."""
     buf = io.BytesIO()
     if hasattr(figure_or_array, "savefig"):
         figure_or_array.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -105,15 +105,16 @@ def save_png(path: str | Path, figure_or_array) -> None:
         from PIL import Image
 
         arr = np.clip(np.asarray(figure_or_array, dtype=np.float32), 0, 1)
-        Image.fromarray((arr * 255 + 0.5).astype(np.uint8), mode="L").save(buf, format="PNG")
+        Image.fromarray((arr * 255 + 0.5).astype(np.uint8), mode="RGB" if arr.ndim == 3 else "L").save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())
 
 
 def tile(images, rows: int, cols: int, pad: int = 2) -> np.ndarray:
-    """(rows*cols, 1, S, S) float images -> one (H, W) grid with white padding."""
-    s = images.shape[-1]
-    out = np.ones((rows * (s + pad) + pad, cols * (s + pad) + pad), dtype=np.float32)
+    """(rows*cols, C, S, S) float images -> one grid with white padding: (H, W) for C = 1, (H, W, 3) for C = 3."""
+    s, colour = images.shape[-1], images.shape[1] == 3
+    out = np.ones((rows * (s + pad) + pad, cols * (s + pad) + pad) + ((3,) if colour else ()), dtype=np.float32)
     for i, im in enumerate(images[: rows * cols]):
         r, c = divmod(i, cols)
-        out[pad + r * (s + pad) : pad + r * (s + pad) + s, pad + c * (s + pad) : pad + c * (s + pad) + s] = im[0]
+        out[pad + r * (s + pad) : pad + r * (s + pad) + s, pad + c * (s + pad) : pad + c * (s + pad) + s] = (
+            np.moveaxis(im, 0, -1) if colour else im[0])
     return out

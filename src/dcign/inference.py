@@ -137,6 +137,33 @@ def factor_latents(encoder, engine: SceneEngine, layout: dict[str, list[int]] | 
     return out
 
 
+def own_latents(layout: dict[str, list[int]], intrinsic) -> dict[str, int]:
+    """factor -> its first own latent, for the factors of a user's data set whose group is not the
+    shared intrinsic one (``layout``: :meth:`dcign.config.TrainConfig.file_groups`)."""
+    counts: dict[tuple, int] = {}
+    for idx in layout.values():
+        counts[tuple(idx)] = counts.get(tuple(idx), 0) + 1
+    return {f: idx[0] for f, idx in layout.items() if f not in intrinsic and counts[tuple(idx)] == 1}
+
+
+def variance_latents(net, data, split: str = "train", n_groups: int = 10, batch_size: int = 20, seed: int = 2) -> dict[str, int]:
+    """The paper's rule for models without a layout (§4.1.1) on a user's data set: per factor that is not
+    intrinsic, the latent of largest within-batch variance over ``n_groups`` one-factor batches of
+    ``split`` (training images, so test images stay unseen)."""
+    out = {}
+    rng = np.random.default_rng(seed)
+    for f in data.factor_names:
+        if f in data.intrinsic_factors:
+            continue
+        try:
+            batches = [data.one_factor_batch(rng, f, batch_size, split) for _ in range(n_groups)]
+        except ValueError:  # DataSourceError: this factor never varies alone
+            continue
+        z = encode(net.encode, data.images(np.concatenate(batches), net.channels, net.preset.image_size), device=net_device(net))
+        out[f] = select_by_variance(z.reshape(n_groups, batch_size, -1))
+    return out
+
+
 def fit_angle_maps(encoder, engine: SceneEngine, latent_of: dict[str, int], n_identities: int = 20,
                    n_values: int = 19, split: str = "train", seed: int = 1) -> dict:
     """Fit one degrees -> latent table per factor in ``latent_of`` (factor -> latent index).

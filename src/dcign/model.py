@@ -43,6 +43,8 @@ class Preset:
         decoder_channels: output channels of the upsample+conv stages (last is 1).
         decoder_kernel, decoder_padding: conv kernel size and padding of the decoder.
         latent_dim: size of the graphics code.
+        channels: image channels C (1 = grey, the paper's input; 3 = RGB); the encoder's
+            first conv takes C channels and the decoder's last conv makes C.
     """
 
     name: str
@@ -55,6 +57,7 @@ class Preset:
     decoder_kernel: int
     decoder_padding: int
     latent_dim: int = 200
+    channels: int = 1
 
 
 PRESETS = {
@@ -65,11 +68,11 @@ PRESETS = {
 }
 
 
-def get_preset(name: str, latent_dim: int | None = None) -> Preset:
-    """Look up a preset by name, optionally with another code size.
+def get_preset(name: str, latent_dim: int | None = None, channels: int | None = None) -> Preset:
+    """Look up a preset by name, optionally with another code size or channel count.
 
     Raises:
-        ValueError: unknown preset name or latent_dim < 1.
+        ValueError: unknown preset name, latent_dim < 1, or channels not 1 or 3.
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
@@ -78,15 +81,19 @@ def get_preset(name: str, latent_dim: int | None = None) -> Preset:
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
         p = Preset(**{**asdict(p), "latent_dim": int(latent_dim)})
+    if channels is not None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
+        p = Preset(**{**asdict(p), "channels": int(channels)})
     return p
 
 
 class Encoder(nn.Module):
-    """(B, 1, S, S) images in [0, 1] -> (mu, logvar), each (B, latent_dim)."""
+    """(B, C, S, S) images in [0, 1] -> (mu, logvar), each (B, latent_dim)."""
 
     def __init__(self, p: Preset) -> None:
         super().__init__()
-        layers, c_in, side = [], 1, p.image_size
+        layers, c_in, side = [], p.channels, p.image_size
         for c_out in p.encoder_channels:
             layers += [nn.Conv2d(c_in, c_out, p.encoder_kernel, padding=p.encoder_padding), nn.ReLU(), nn.MaxPool2d(2)]
             side = (side + 2 * p.encoder_padding - p.encoder_kernel + 1) // 2
@@ -102,7 +109,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """(B, latent_dim) graphics code -> (B, 1, S, S) logits (sigmoid gives the image)."""
+    """(B, latent_dim) graphics code -> (B, C, S, S) logits (sigmoid gives the image)."""
 
     def __init__(self, p: Preset) -> None:
         super().__init__()
@@ -110,9 +117,10 @@ class Decoder(nn.Module):
         self.start = (c, h, w)
         self.fc = nn.Linear(p.latent_dim, c * h * w)
         layers, c_in = [], c
-        for i, c_out in enumerate(p.decoder_channels):
+        widths = (*p.decoder_channels[:-1], p.channels)  # the last conv makes the image's channels
+        for i, c_out in enumerate(widths):
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, p.decoder_kernel, padding=p.decoder_padding)]
-            if i < len(p.decoder_channels) - 1:
+            if i < len(widths) - 1:
                 layers.append(nn.ReLU())
             c_in = c_out
         self.deconv = nn.Sequential(*layers)
@@ -138,12 +146,16 @@ class DCIGN(nn.Module):
         if out.shape[-2:] != (preset.image_size, preset.image_size):
             raise ValueError(f"preset {preset.name}: decoder makes {tuple(out.shape[-2:])}, not {preset.image_size}")
 
+    @property
+    def channels(self) -> int:
+        return self.preset.channels
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 1, S, S) in [0, 1] -> mu, logvar (B, D)."""
+        """(B, C, S, S) in [0, 1] -> mu, logvar (B, D)."""
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, D) code -> (B, 1, S, S) images in [0, 1]."""
+        """(B, D) code -> (B, C, S, S) images in [0, 1]."""
         return torch.sigmoid(self.decoder(z))
 
     @staticmethod
@@ -156,7 +168,7 @@ class DCIGN(nn.Module):
 
 
 def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Bernoulli negative log-likelihood: BCE summed over pixels, (B,)."""
+    """Bernoulli negative log-likelihood: BCE summed over pixels and channels, (B,)."""
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1)
 
 

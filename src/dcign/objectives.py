@@ -37,8 +37,8 @@ CLAMP_TARGETS = ("z", "params")
 
 def _images(batch) -> torch.Tensor:
     x = batch.get("images") if isinstance(batch, dict) else None
-    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 1:
-        raise ValueError(f"a training step needs 'images' of shape (N, 1, S, S), got {getattr(x, 'shape', x)!r}")
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"a training step needs 'images' of shape (N, 1, S, S) (grey) or (N, 3, S, S) (RGB), got {getattr(x, 'shape', x)!r}")
     return x
 
 
@@ -124,23 +124,28 @@ class DCIGNObjective(Objective):
             log sigma^2 before sampling).
         kl_on_clamped: keep the KL term of clamped latents (paper) or drop it (authors' code).
         beta: KL weight.
+        groups: batch type -> active latents, replacing the layout's paper factors (a user's
+            data set: its factors in order, :meth:`dcign.config.TrainConfig.file_groups`);
+            ``varied`` then indexes these types.
 
     Attributes:
-        masks: (len(FACTORS), D) bool, the active latents of each batch type.
+        masks: (number of batch types, D) bool, the active latents of each batch type
+            (the types are :data:`dcign.factors.FACTORS` unless ``groups`` is given).
     """
 
     data_mode = "one_factor"
 
     def __init__(self, latent_layout: dict[str, list[int]], latent_dim: int, group_size: int,
                  invariance_lambda: float = 0.01, clamp_reference: str = "mean", clamp_target: str = "z",
-                 kl_on_clamped: bool = True, beta: float = 1.0) -> None:
+                 kl_on_clamped: bool = True, beta: float = 1.0, groups: dict[str, list[int]] | None = None) -> None:
         super().__init__(beta)
         if clamp_target not in CLAMP_TARGETS:
             raise ValueError(f"clamp_target must be one of {CLAMP_TARGETS}, got {clamp_target!r}")
         self.group_size, self.lam, self.reference = group_size, invariance_lambda, clamp_reference
         self.clamp_target, self.kl_on_clamped = clamp_target, kl_on_clamped
-        masks = torch.zeros(len(FACTORS), latent_dim, dtype=torch.bool)
-        for i, latents in enumerate(group_latents(latent_layout, latent_dim).values()):
+        types = groups if groups is not None else group_latents(latent_layout, latent_dim)
+        masks = torch.zeros(len(types), latent_dim, dtype=torch.bool)
+        for i, latents in enumerate(types.values()):
             masks[i, latents] = True
         self.register_buffer("masks", masks, persistent=False)
 
@@ -152,8 +157,9 @@ class DCIGNObjective(Objective):
         if x.shape[0] != varied.shape[0] * self.group_size:
             raise ValueError(f"a DC-IGN step of {varied.shape[0]} group(s) of {self.group_size} needs "
                              f"{varied.shape[0] * self.group_size} images, got {x.shape[0]}")
-        if bool(((varied < 0) | (varied >= len(FACTORS))).any()):
-            raise ValueError(f"a DC-IGN step needs one-factor groups (varied in 0..{len(FACTORS) - 1}), got "
+        n_types = self.masks.shape[0]
+        if bool(((varied < 0) | (varied >= n_types)).any()):
+            raise ValueError(f"a DC-IGN step needs one-factor groups (varied in 0..{n_types - 1}), got "
                              f"{varied.tolist()} (-1 marks a random or pair step; train DC-IGN on one_factor steps)")
         return x
 
@@ -258,9 +264,12 @@ OBJECTIVES: dict[str, type[Objective]] = {
 METHODS = tuple(OBJECTIVES)
 
 
-def objective_for(cfg) -> Objective:
-    """The objective of ``cfg.method`` with the settings of ``cfg`` (a :class:`dcign.config.TrainConfig`)."""
+def objective_for(cfg, groups: dict[str, list[int]] | None = None) -> Objective:
+    """The objective of ``cfg.method`` with the settings of ``cfg`` (a :class:`dcign.config.TrainConfig`).
+
+    ``groups``: the batch types of a user's data set (see :class:`DCIGNObjective`).
+    """
     if cfg.method == "dcign":
         return DCIGNObjective(cfg.latent_layout, cfg.latent_dim, cfg.batch_size, cfg.invariance_lambda,
-                              cfg.clamp_reference, cfg.clamp_target, cfg.kl_on_clamped, cfg.beta)
+                              cfg.clamp_reference, cfg.clamp_target, cfg.kl_on_clamped, cfg.beta, groups)
     return OBJECTIVES[cfg.method](cfg.beta)

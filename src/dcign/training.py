@@ -31,6 +31,7 @@ from .checkpoints import CHECKPOINT_DIR, AtomicCheckpointIO, last_checkpoint, ne
 from .config import TrainConfig, resume_conflicts
 from .data import RenderedSteps
 from .data.datamodule import RenderedDataModule
+from .data.file_stream import FileSteps, weights_override
 from .distributed import check_devices, ddp_gradient_scale
 from .export import export_trained
 from .gpu import FastPathCallback
@@ -59,8 +60,9 @@ class DisentanglingVAE(L.LightningModule):
         super().__init__()
         self.save_hyperparameters({"config": json.loads(config.to_json())})
         self.cfg = config
-        self.net = DCIGN(get_preset(config.preset, config.latent_dim))
-        self.objective: Objective = objective_for(config)
+        self.net = DCIGN(get_preset(config.preset, config.latent_dim, config.channels))
+        groups = config.file_groups() if config.is_file_data and config.method == "dcign" else None
+        self.objective: Objective = objective_for(config, groups)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Posterior means (N, D) of (N, 1, S, S) images."""
@@ -190,8 +192,17 @@ class FinalCheckpoint(L.Callback):
         trainer.save_checkpoint(self.path, weights_only=False)
 
 
-def make_dataset(cfg: TrainConfig, start_step: int = 0, split: str = "train") -> RenderedSteps:
-    """The stream of training steps of ``cfg``, in the mode its method's objective expects."""
+def make_dataset(cfg: TrainConfig, start_step: int = 0, split: str = "train") -> RenderedSteps | FileSteps:
+    """The stream of training steps of ``cfg``, in the mode its method's objective expects.
+
+    Raises:
+        ValueError: (for a user's data set, :class:`~dcign.data.sources.DataSourceError`)
+            a data set that cannot be read or cannot give the steps asked for.
+    """
+    if cfg.is_file_data:
+        return FileSteps(cfg.dataset, cfg.dataset_options, cfg.batch_size, cfg.groups_per_step,
+                         weights_override(cfg.batch_weights), OBJECTIVES[cfg.method].data_mode, seed=cfg.seed,
+                         start_step=start_step, split=split, channels=cfg.channels, size=cfg.image_size)
     return RenderedSteps(cfg.engine_config(), cfg.batch_size, cfg.groups_per_step, cfg.batch_weights,
                          OBJECTIVES[cfg.method].data_mode, seed=cfg.seed, start_step=start_step, split=split)
 
@@ -260,18 +271,19 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     except (MisconfigurationException, ValueError, TypeError) as exc:  # Lightning raises any of these
         raise ValueError(f"cannot set up training with accelerator={accelerator!r}, devices={devices!r}, "
                          f"num_nodes={num_nodes!r}, precision={precision!r}: {exc}") from None
-    if trainer.is_global_zero:  # with strategy 'ddp' every rank runs this function; one writes
-        if resume:
-            for folder in (run_dir, run_dir / CHECKPOINT_DIR):
-                remove_temp_files(folder)  # left by a write that was killed; the renamed files are whole
-        atomic_write_json(run_dir / "config.json", json.loads(cfg.to_json()))
+    steps = make_dataset(cfg, start_step)  # a user's data set is read (and refused) before anything is written
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     # Lightning's DDP set-up re-seeds each rank from PL_GLOBAL_SEED once the model is built,
     # which would start a multi-process run's sampling noise elsewhere than a one-process
     # run's.  Every rank builds (or, spawned, inherits) the model from this same state: keep it.
     os.environ.pop("PL_GLOBAL_SEED", None)
-    module = DisentanglingVAE(cfg)
-    data = RenderedDataModule(make_dataset(cfg, start_step), cfg.num_workers)
+    module = DisentanglingVAE(cfg)  # checks a user's data set against the latent layout
+    if trainer.is_global_zero:  # with strategy 'ddp' every rank runs this function; one writes
+        if resume:
+            for folder in (run_dir, run_dir / CHECKPOINT_DIR):
+                remove_temp_files(folder)  # left by a write that was killed; the renamed files are whole
+        atomic_write_json(run_dir / "config.json", json.loads(cfg.to_json()))
+    data = RenderedDataModule(steps, cfg.num_workers)
     trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
     return module
 
@@ -288,6 +300,7 @@ def train_and_export(cfg: TrainConfig, run_dir: str | Path, resume: bool = False
         ValueError, NonFiniteLossError: as :func:`train`.
     """
     cfg = cfg.with_data_version()  # model.json records the data version, as config.json does
-    module = train(cfg, run_dir, resume=resume, callbacks=[DisentanglementProbe(cfg, run_dir)], **trainer_options)
+    probe = [] if cfg.is_file_data else [DisentanglementProbe(cfg, run_dir)]  # the probe renders engine sweeps
+    module = train(cfg, run_dir, resume=resume, callbacks=probe, **trainer_options)
     if getattr(module, "global_rank", 0) == 0:
         export_trained(module.net, cfg, run_dir, log)

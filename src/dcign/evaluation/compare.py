@@ -32,7 +32,7 @@ from ..checks import finite_or_none  # noqa: E402
 from ..factors import ANGLE_FACTORS  # noqa: E402
 from ..images import save_png  # noqa: E402
 
-__all__ = ["MISSING", "METRIC_LABELS", "compare_runs", "load_run_metrics"]
+__all__ = ["MISSING", "METRIC_LABELS", "compare_runs", "evaluated_on", "load_run_metrics"]
 
 MISSING = "–"
 """How a value a run does not have is shown in ``compare.md``."""
@@ -84,6 +84,18 @@ def check_distinct(run_dirs: Iterable[str | Path]) -> None:
         seen[key] = d
 
 
+def evaluated_on(metrics: dict[str, Any], dataset: str) -> bool:
+    """Whether a run's ``metrics.json`` was computed on ``dataset`` (``NAME``, or ``NAME:PATH`` for a user's data set)."""
+    name, sep, path = dataset.partition(":")
+    if metrics.get("dataset") != name:
+        return False
+    if not sep:
+        return True
+    where = metrics.get("evaluated_on") if isinstance(metrics.get("evaluated_on"), dict) else {}
+    here = [str(where.get("path", "")), str(metrics.get("trained_on", ""))]
+    return any(h and (h == path or Path(h) == Path(path) or Path(h).parent == Path(path)) for h in here) or metrics.get("trained_on") == dataset
+
+
 def compare_runs(run_dirs: Iterable[str | Path], out_dir: str | Path) -> dict[str, Any]:
     """Tabulate and plot several evaluated runs; write ``compare.md``, ``.json``, ``.png``.
 
@@ -109,7 +121,13 @@ def compare_runs(run_dirs: Iterable[str | Path], out_dir: str | Path) -> dict[st
     check_distinct(run_dirs)
     loaded = [(d, load_run_metrics(d)) for d in run_dirs]
     labels = _labels(run_dirs)
-    rows = [_row(label, d, m) for label, (d, m) in zip(labels, loaded)]
+    factors = list(ANGLE_FACTORS)  # then the factors of users' data sets, in order of appearance
+    for _, m in loaded:
+        fig6 = m.get("fig6") if isinstance(m.get("fig6"), dict) else {}
+        factors += [f for f in fig6 if isinstance(f, str) and f not in factors]
+    if all("evaluated_on" in m for _, m in loaded):  # only users' data sets: only the factors they have
+        factors = [f for f in factors if any(isinstance(m.get("fig6"), dict) and f in m["fig6"] for _, m in loaded)]
+    rows = [_row(label, d, m, factors) for label, (d, m) in zip(labels, loaded)]
     grouped = [f"{name}_grouped" for name in METRIC_LABELS
                if any(r["headline"].get(f"{name}_grouped") is not None for r in rows)]
     for r in rows:
@@ -117,7 +135,7 @@ def compare_runs(run_dirs: Iterable[str | Path], out_dir: str | Path) -> dict[st
             r["headline"].setdefault(key, None)
     result = {
         "runs": rows,
-        "fig6_factors": list(ANGLE_FACTORS),
+        "fig6_factors": factors,
         "metrics": list(METRIC_LABELS),
         "grouped_metrics": grouped,
     }
@@ -138,10 +156,10 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _row(label: str, run_dir: Path, m: dict[str, Any]) -> dict[str, Any]:
+def _row(label: str, run_dir: Path, m: dict[str, Any], factors=ANGLE_FACTORS) -> dict[str, Any]:
     fig6 = m.get("fig6") if isinstance(m.get("fig6"), dict) else {}
     spearman = {}
-    for f in ANGLE_FACTORS:
+    for f in factors:
         entry = fig6.get(f)
         spearman[f] = finite_or_none(entry.get("spearman")) if isinstance(entry, dict) else None
     dis = m.get("disentanglement") if isinstance(m.get("disentanglement"), dict) else {}
@@ -176,7 +194,7 @@ def render_markdown(result: dict[str, Any]) -> str:
     """The ``compare.md`` text for :func:`compare_runs`'s result."""
     grouped = result["grouped_metrics"]
     header = (["run", "method", "data", "metrics"]
-              + [f"Spearman {FACTOR_LABELS[f]}" for f in result["fig6_factors"]]
+              + [f"Spearman {FACTOR_LABELS.get(f, f)}" for f in result["fig6_factors"]]
               + ["test MSE"]
               + [METRIC_LABELS[n] for n in result["metrics"]]
               + [f"{METRIC_LABELS[k[: -len('_grouped')]]} (grouped)" for k in grouped])
@@ -213,7 +231,7 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     runs = result["runs"]
     for f in result["fig6_factors"]:
         vals = [r["spearman"].get(f) for r in runs]
-        groups.append((f"|Spearman|\n{FACTOR_LABELS[f]}", [None if v is None else abs(v) for v in vals]))
+        groups.append((f"|Spearman|\n{FACTOR_LABELS.get(f, f)}", [None if v is None else abs(v) for v in vals]))
     for n in result["metrics"]:
         groups.append((METRIC_LABELS[n], [r["headline"].get(n) for r in runs]))
     for k in result["grouped_metrics"]:

@@ -142,14 +142,17 @@ class GroupedCode:
         latent_layout: factor -> latent indices (``TrainConfig.latent_layout``).
         latent_dim: D, the code size.
         intrinsic_components: principal components kept of the intrinsic group (>= 1).
+        factors: the extrinsic factors, in column order (the paper's three angles by
+            default; a user's data set passes its own factors).
 
     Raises:
         ValueError: ``intrinsic_components`` < 1 or a layout leaving no intrinsic latents.
     """
 
-    def __init__(self, latent_layout: dict[str, list[int]], latent_dim: int, intrinsic_components: int = 3) -> None:
+    def __init__(self, latent_layout: dict[str, list[int]], latent_dim: int, intrinsic_components: int = 3,
+                 factors: tuple[str, ...] = ANGLE_FACTORS) -> None:
         self.intrinsic_components = check_count("intrinsic_components", intrinsic_components, 1)
-        self.extrinsic = [(f, [int(i) for i in latent_layout[f]]) for f in ANGLE_FACTORS if f in latent_layout]
+        self.extrinsic = [(f, [int(i) for i in latent_layout[f]]) for f in factors if f in latent_layout]
         taken = {i for _, idx in self.extrinsic for i in idx}
         self.intrinsic = [i for i in range(latent_dim) if i not in taken]
         if not self.intrinsic:

@@ -90,8 +90,13 @@ def reconstructions(net, engine, out_dir: Path, n_mse: int = 500, n_show: int = 
     return mse
 
 
-def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, progress=print, metrics: bool = True) -> dict:
+def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, progress=print, metrics: bool = True,
+             dataset: str | None = None, dataset_options: dict | None = None) -> dict:
     """Evaluate a run on test identities and write ``run_dir/report``; returns metrics.
+
+    A run trained on a user's data set (``NAME:PATH``), or any run given ``dataset`` =
+    ``NAME:PATH``, is evaluated on that data set's test split instead
+    (:func:`dcign.evaluation.files.evaluate_files`; ``dataset_options`` go to its reader).
 
     With ``metrics`` the report adds the disentanglement metrics (beta-VAE, FactorVAE, MIG,
     DCI, SAP, modularity; :func:`dcign.evaluation.disentanglement.disentanglement_metrics`
@@ -102,6 +107,13 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
     """
     run_dir = Path(run_dir)
     net, cfg, meta = load_model(run_dir)
+    if dataset is not None or cfg.is_file_data:
+        from ..data.sources import open_dataset
+        from .files import evaluate_files
+
+        here = dataset is None or dataset == cfg.dataset
+        data = cfg.open_data() if here and dataset_options is None else open_dataset(dataset or cfg.dataset, **(dataset_options or {}))
+        return evaluate_files(run_dir, net, cfg, data, progress, metrics, trained_here=here and cfg.is_file_data)
     engine = engine_for(cfg)
     if not 1 <= n_identities <= cfg.num_test_identities:
         raise ValueError(f"--identities must be in 1..{cfg.num_test_identities} (the test split), got {n_identities}")
