@@ -82,7 +82,7 @@ def test_data_sample_bad_input(tmp_path):
         (["--dataset", "cars"], "unknown data set 'cars'"),
         (["--factor", "pose"], "unknown factor 'pose'"),
         (["--size", "-3"], "--size must be 64 or 150"),
-        (["--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["--batch-size", "0"], "--batch-size must be in 1..1000"),
         (["--split", "val"], "--split must be train or test"),
         (["--seed", "-1"], "--seed must be >= 0"),
     ]
@@ -149,7 +149,7 @@ def test_train_bad_input_writes_nothing(tmp_path):
         (["--config", tmp_path / "not_json.json"], "not valid JSON"),
         (["--config", tmp_path / "deep.json"], "not valid JSON"),
         (["--config", tmp_path / "huge_lr.json"], "lr must be a finite number"),
-        (["--config", tmp_path / "list.json"], "must be a JSON object"),
+        (["--config", tmp_path / "list.json"], "must hold a JSON object"),
         (["--config", tmp_path / "absent.json"], "cannot read config"),
         (["--resume"], "cannot resume"),
     ]
@@ -220,7 +220,7 @@ def test_evaluate_adds_the_metrics_by_default(tmp_path, monkeypatch):
 def test_evaluate_bad_input(tmp_path):
     before = snapshot(tmp_path)
     assert "no exported model" in invoke(["evaluate", tmp_path])
-    assert "--values must be >= 2" in invoke(["evaluate", tmp_path, "--values", "1"])
+    assert "--values must be in 2..181" in invoke(["evaluate", tmp_path, "--values", "1"])
     run = exported(tmp_path / "model")
     assert "--identities must be in 1..8" in invoke(["evaluate", run, "--identities", "9", "--no-metrics"])
     assert not (run / "report" / "metrics.json").exists()
