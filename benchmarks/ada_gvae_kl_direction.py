@@ -26,8 +26,8 @@ def main() -> None:
     ap.add_argument("--dataset", default="faces")
     ap.add_argument("--every", type=int, default=25, help="report interval (steps)")
     args = ap.parse_args()
-    cfg = TrainConfig(method="ada-gvae", dataset=args.dataset, steps=args.steps, lr=1e-3, num_workers=0)
-    torch.manual_seed(cfg.seed)
+    cfg = TrainConfig.from_dict(dict(method="ada-gvae", dataset=args.dataset, steps=args.steps, lr=1e-3, num_workers=0))
+    torch.manual_seed(cfg.run.seed)
     module = DisentanglingVAE(cfg)
     opt = module.configure_optimizers()
     stream = iter(make_dataset(cfg))
@@ -47,7 +47,7 @@ def main() -> None:
         opt.step()
         if step % args.every == 0 or step == 1:
             d, a, b = (sum(v) / len(v) for v in zip(*window))
-            print(f"{step:5d} {100 * d:10.2f} {a:14.1f} {b:10.1f}  (of {cfg.latent_dim} latents, mean over {len(window)} steps)", flush=True)
+            print(f"{step:5d} {100 * d:10.2f} {a:14.1f} {b:10.1f}  (of {cfg.model.latent_dim} latents, mean over {len(window)} steps)", flush=True)
             window = []
 
 

@@ -26,7 +26,8 @@ def tiny_run(out: Path) -> Path:
     from dcign.config import TrainConfig
     from dcign.training import train_and_export
 
-    cfg = TrainConfig(steps=4, batch_size=4, groups_per_step=2, num_workers=0, num_train_identities=50, num_test_identities=20)
+    cfg = TrainConfig.from_dict(dict(steps=4, batch_size=4, groups_per_step=2, num_workers=0, num_train_identities=50,
+                                     num_test_identities=20))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train_and_export(cfg, out, log=lambda *_: None, progress=False)
@@ -73,7 +74,7 @@ def main() -> None:
         renderer.rerender(session, degrees, pcs)
         times.append(time.perf_counter() - t0)
     ms = 1000 * np.asarray(times)
-    print(f"run {run_dir} ({run.cfg.image_size} px, preset {run.cfg.preset}, latent_dim {run.cfg.latent_dim}); "
+    print(f"run {run_dir} ({run.cfg.image_size} px, preset {run.cfg.model.preset}, latent_dim {run.cfg.model.latent_dim}); "
           f"torch threads {torch.get_num_threads()}")
     print(f"slider request, server side, {args.requests} requests: median {np.median(ms):.1f} ms, "
           f"p95 {np.percentile(ms, 95):.1f} ms, max {ms.max():.1f} ms (target < 200 ms)")

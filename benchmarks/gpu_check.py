@@ -76,11 +76,11 @@ def matmul_peak(clock: Clock, dtype: torch.dtype, n: int, repeats: int) -> float
 
 
 def make_setup(preset: str, method: str, groups: int, device: torch.device, fast: FastPath, batch_size: int = 20):
-    cfg = TrainConfig(preset=preset, method=method, groups_per_step=groups, batch_size=batch_size)
+    cfg = TrainConfig.from_dict(dict(preset=preset, method=method, groups_per_step=groups, batch_size=batch_size))
     torch.manual_seed(0)
     module = DisentanglingVAE(cfg).to(device)
     apply_fast_path(module.net, fast)
-    n = groups * cfg.batch_size
+    n = groups * cfg.data.batch_size
     batch = {"images": torch.rand(n, 1, cfg.image_size, cfg.image_size, device=device),
              "varied": (torch.arange(groups) % 4).to(device)}
     return module, module.configure_optimizers(), batch
@@ -148,8 +148,9 @@ def ddp_sanity(accelerator: str, precision: str, steps: int, workers: int, batch
     from dcign.checkpoints import load_checkpoint_file
     from dcign.training import train
 
-    cfg = TrainConfig(preset="small-64", steps=steps, batch_size=batch_size, groups_per_step=groups, num_workers=workers,
-                      checkpoint_every=max(1, steps), eval_every=10**6, num_train_identities=50, num_test_identities=10)
+    cfg = TrainConfig.from_dict(dict(preset="small-64", steps=steps, batch_size=batch_size, groups_per_step=groups,
+                                     num_workers=workers, checkpoint_every=max(1, steps), eval_every=10**6,
+                                     num_train_identities=50, num_test_identities=10))
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         module = train(cfg, Path(tmp) / "run", accelerator=accelerator, devices=1, strategy="ddp",

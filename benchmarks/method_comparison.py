@@ -38,21 +38,21 @@ from dcign import metrics
 from dcign.evaluation.disentanglement import FULL_PCA_POINTS, GroupedCode
 from dcign.inference import encode, engine_for
 from dcign.export import load_model
-from dcign.metrics.engine_data import EngineGroundTruth
+from dcign.data.ground_truth import EngineGroundTruth
 
 
 def grouping_for(cfg, meta, data=None) -> GroupedCode:
     if data is not None:  # a user's data set: its factors, the run's groups over them
-        if cfg.method == "dcign":
+        if cfg.method.name == "dcign":
             layout = {f: idx for f, idx in cfg.file_groups(data).items() if f not in data.intrinsic_factors}
         else:
             layout = {f: [int(k)] for f, k in meta["latent_of"].items()}
-        return GroupedCode(layout, cfg.latent_dim, 3, factors=tuple(layout))
-    if cfg.method == "dcign" and cfg.latent_layout:
-        layout = cfg.latent_layout
+        return GroupedCode(layout, cfg.model.latent_dim, 3, factors=tuple(layout))
+    if cfg.method.name == "dcign" and cfg.method.latent_layout:
+        layout = cfg.method.latent_layout
     else:
         layout = {f: [int(k)] for f, k in meta["latent_of"].items()}
-    return GroupedCode(layout, cfg.latent_dim, 3)
+    return GroupedCode(layout, cfg.model.latent_dim, 3)
 
 
 def main() -> None:
@@ -78,9 +78,9 @@ def compare_runs(args) -> None:
     if first.is_file_data:
         return compare_file_runs(args, models)
     for run_dir, _, cfg, _ in models:  # refuse before rendering anything
-        if cfg.dataset != "faces" or cfg.image_size != first.image_size:
-            raise ValueError(f"{run_dir} is a {cfg.dataset} model at {cfg.image_size} px; every run must be a faces "
-                             f"model at the size of the first ({first.dataset}, {first.image_size} px)")
+        if cfg.data.dataset != "faces" or cfg.image_size != first.image_size:
+            raise ValueError(f"{run_dir} is a {cfg.data.dataset} model at {cfg.image_size} px; every run must be a faces "
+                             f"model at the size of the first ({first.data.dataset}, {first.image_size} px)")
     engine = engine_for(first)
     data = EngineGroundTruth(engine, "test", num_bins=10, num_identities=args.identities)
     rs = np.random.RandomState(args.seed)
@@ -106,7 +106,7 @@ def compare_runs(args) -> None:
         dci_g = metrics.dci_from_codes(f_train, g_train, f_test, g_test, model="gbt", random_state=args.seed)
         mig_f = metrics.mig_from_codes(f_train, mu_train)["discrete_mig"]
         dci_f = metrics.dci_from_codes(f_train, mu_train, f_test, mu_test, model="extra_trees", random_state=args.seed)
-        print(f"{str(run_dir)[-32:]:32s} {cfg.method:9s} {cfg.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
+        print(f"{str(run_dir)[-32:]:32s} {cfg.method.name:9s} {cfg.run.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
               f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
               f"{time.perf_counter() - t:8.0f}   grouped: {', '.join(grouping.describe()['columns'][:3])}", flush=True)
 
@@ -115,11 +115,11 @@ def compare_file_runs(args, models) -> None:
     """The same comparison on the ground truth of a user's data set (every run trained on it)."""
     first = models[0][2]
     for run_dir, _, cfg, _ in models:
-        if cfg.dataset != first.dataset or cfg.image_size != first.image_size or cfg.channels != first.channels:
-            raise ValueError(f"{run_dir} was trained on {cfg.dataset} ({cfg.image_size} px, {cfg.channels} channels); every run "
-                             f"must share the first's data set {first.dataset} ({first.image_size} px, {first.channels} channels)")
+        if cfg.data.dataset != first.data.dataset or cfg.image_size != first.image_size or cfg.model.channels != first.model.channels:
+            raise ValueError(f"{run_dir} was trained on {cfg.data.dataset} ({cfg.image_size} px, {cfg.model.channels} channels); every run "
+                             f"must share the first's data set {first.data.dataset} ({first.image_size} px, {first.model.channels} channels)")
     data = first.open_data()
-    gt = data.ground_truth(None, first.channels, first.image_size)
+    gt = data.ground_truth(None, first.model.channels, first.image_size)
     rs = np.random.RandomState(args.seed)
     t = time.perf_counter()
     f_train = gt.sample_factors(args.points, rs)
@@ -127,7 +127,7 @@ def compare_file_runs(args, models) -> None:
     x_train = gt.sample_observations_from_factors(f_train, rs)
     x_test = gt.sample_observations_from_factors(f_test, rs)
     pca_idx = data.random_batch(np.random.default_rng([args.seed, 0x9CA]), FULL_PCA_POINTS, "train")
-    x_pca = data.images(pca_idx, first.channels, first.image_size)
+    x_pca = data.images(pca_idx, first.model.channels, first.image_size)
     print(f"read {len(x_train) + len(x_test) + len(x_pca)} images of {data.name} in {time.perf_counter() - t:.0f} s "
           f"({args.points} train / {args.points // 2} test points on the {gt.split} split; factors "
           f"{dict(zip(gt.factor_names, gt.factors_num_values))})", flush=True)
@@ -143,7 +143,7 @@ def compare_file_runs(args, models) -> None:
         dci_g = metrics.dci_from_codes(f_train, g_train, f_test, g_test, model="gbt", random_state=args.seed)
         mig_f = metrics.mig_from_codes(f_train, mu_train)["discrete_mig"]
         dci_f = metrics.dci_from_codes(f_train, mu_train, f_test, mu_test, model="extra_trees", random_state=args.seed)
-        print(f"{str(run_dir)[-32:]:32s} {cfg.method:9s} {cfg.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
+        print(f"{str(run_dir)[-32:]:32s} {cfg.method.name:9s} {cfg.run.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
               f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
               f"{time.perf_counter() - t:8.0f}", flush=True)
 

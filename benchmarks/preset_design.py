@@ -34,7 +34,7 @@ import torch
 
 from dcign import model
 from dcign.config import TrainConfig
-from dcign.data import EngineConfig, RenderedSteps
+from dcign.data import RenderedSteps
 from dcign.data.engine import SceneEngine
 from dcign.inference import correlations, decode, encode, factor_sweep
 from dcign.factors import ANGLE_FACTORS
@@ -75,13 +75,13 @@ def faces_version() -> str:
 
 def cached_stream(cfg: TrainConfig, steps: int, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """(steps, N, 1, S, S) uint8 images and (steps, G) varied indices of the training stream."""
-    path = cache / f"stream_{cfg.dataset}_{faces_version()}_s{cfg.seed}_g{cfg.groups_per_step}_{steps}.npz"
+    path = cache / f"stream_{cfg.data.dataset}_{faces_version()}_s{cfg.run.seed}_g{cfg.data.groups_per_step}_{steps}.npz"
     if path.is_file():
         d = np.load(path)
         return d["images"], d["varied"]
     t = time.perf_counter()
-    engine = EngineConfig(cfg.dataset, cfg.image_size, cfg.data_seed, cfg.num_train_identities, cfg.num_test_identities)
-    data = RenderedSteps(engine, cfg.batch_size, cfg.groups_per_step, cfg.batch_weights, "one_factor", seed=cfg.seed)
+    engine = cfg.engine_config()
+    data = RenderedSteps(engine, cfg.data.batch_size, cfg.data.groups_per_step, cfg.data.batch_weights, "one_factor", seed=cfg.run.seed)
     images, varied = [], []
     for i, item in zip(range(steps), data):
         images.append(np.round(item["images"].numpy() * 255).astype(np.uint8))
@@ -97,8 +97,7 @@ def cached_stream(cfg: TrainConfig, steps: int, cache: Path) -> tuple[np.ndarray
 
 def validation_set(cfg: TrainConfig, n_identities: int = 20, n_values: int = 19, n_mse: int = 500) -> dict:
     """Rendered validation images: random scenes for MSE and one sweep per angle factor."""
-    engine = SceneEngine(EngineConfig(cfg.dataset, cfg.image_size, cfg.data_seed, cfg.num_train_identities,
-                                      cfg.num_test_identities))
+    engine = SceneEngine(cfg.engine_config())
     ids = engine.space.identities("validation")[:n_identities]
     out = {"mse_images": engine.render(engine.space.sample(np.random.default_rng(4), n_mse, "validation"))}
     for f in ANGLE_FACTORS:
@@ -114,7 +113,7 @@ def quality(net, cfg: TrainConfig, val: dict) -> dict:
     row = {"val_mse": mse}
     for f in ANGLE_FACTORS:
         images, truth, n_values = val[f]
-        z = encode(net.encode, images)[:, cfg.latent_layout[f][0]]
+        z = encode(net.encode, images)[:, cfg.method.latent_layout[f][0]]
         row[f] = abs(correlations(z, truth)["spearman"])
         within = [abs(correlations(z[i:i + n_values], truth[i:i + n_values])["spearman"]) for i in range(0, len(z), n_values)]
         row[f + "_within"] = float(np.median(within))
@@ -123,7 +122,7 @@ def quality(net, cfg: TrainConfig, val: dict) -> dict:
 
 
 def make_module(name: str, lr: float, seed: int = 0) -> DisentanglingVAE:
-    cfg = TrainConfig(preset=name, lr=lr, seed=seed)
+    cfg = TrainConfig.from_dict(dict(preset=name, lr=lr, seed=seed))
     torch.manual_seed(seed)
     return DisentanglingVAE(cfg)
 
@@ -180,9 +179,9 @@ def main() -> None:
     args = ap.parse_args()
     names = args.designs.split(",")
     register(names)
-    cfg = TrainConfig(lr=args.lr)
+    cfg = TrainConfig.from_dict(dict(lr=args.lr))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; faces {faces_version()}; "
-          f"{cfg.groups_per_step} groups x {cfg.batch_size} images per step, lr {args.lr}", flush=True)
+          f"{cfg.data.groups_per_step} groups x {cfg.data.batch_size} images per step, lr {args.lr}", flush=True)
     if args.cost_only:
         images, varied = cached_stream(cfg, max(args.repeats + 2, 20), args.cache)
         cost_only(names, args.lr, args.repeats, images, varied)

@@ -71,13 +71,13 @@ def interleaved_median_seconds(setups: dict, repeats: int) -> dict[str, float]:
 
 
 def batch_for(cfg: TrainConfig) -> dict:
-    g = cfg.groups_per_step
-    n = g * cfg.batch_size
+    g = cfg.data.groups_per_step
+    n = g * cfg.data.batch_size
     return {"images": torch.rand(n, 1, cfg.image_size, cfg.image_size), "varied": torch.arange(g) % 4}
 
 
 def variant_setup(preset: str, channels_last: bool, compiled: bool):
-    cfg = TrainConfig(preset=preset)
+    cfg = TrainConfig.from_dict(dict(preset=preset))
     torch.manual_seed(0)
     module = DisentanglingVAE(cfg)
     batch = batch_for(cfg)
@@ -94,7 +94,7 @@ def render_worker_running(preset: str):
     from dcign.training import make_dataset
     from dcign.data import make_loader
 
-    it = iter(make_loader(make_dataset(TrainConfig(preset=preset)), num_workers=1))
+    it = iter(make_loader(make_dataset(TrainConfig.from_dict(dict(preset=preset))), num_workers=1))
     next(it)
     return it
 
@@ -153,7 +153,7 @@ def main() -> None:
         groups = 4 if preset == "small-64" else 1
         setups = {}
         for method in ("dcign", "baseline"):
-            cfg = TrainConfig(preset=preset, method=method, groups_per_step=groups)
+            cfg = TrainConfig.from_dict({"preset": preset, "method": method, "groups_per_step": groups})
             torch.manual_seed(0)
             module = DisentanglingVAE(cfg)
             setups[method] = (module, module.configure_optimizers(), batch_for(cfg))

@@ -61,7 +61,7 @@ def make_exported_run(run: Path, **overrides) -> Path:
     (run / "config.json").write_text(json.dumps({**TINY_RUN, **overrides}))
     cfg = TrainConfig.load(run / "config.json")
     torch.manual_seed(0)
-    net = DCIGN(get_preset(cfg.preset, cfg.latent_dim))
+    net = DCIGN(get_preset(cfg.model.preset, cfg.model.latent_dim))
     export_model(net, cfg, run, ANGLE_MAPS, {"latent_of": {f: m["latent_index"] for f, m in ANGLE_MAPS.items()}})
     return run
 

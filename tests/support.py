@@ -38,7 +38,7 @@ DDS_FUZZ_CASE = (  # found by fuzzing: Pillow raised NotImplementedError, which 
 
 
 def tiny(**overrides) -> TrainConfig:
-    return TrainConfig(**{**TINY, **overrides})
+    return TrainConfig.from_dict({**TINY, **overrides})
 
 
 def run_train(run_dir, resume=False, **overrides):

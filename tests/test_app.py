@@ -35,8 +35,8 @@ def app_run(tmp_path_factory):
     from dcign.training import train_and_export
 
     out = tmp_path_factory.mktemp("app") / "run"
-    cfg = TrainConfig(steps=4, batch_size=4, groups_per_step=2, latent_dim=16, num_workers=0,
-                      num_train_identities=30, num_test_identities=12)
+    cfg = TrainConfig.from_dict(dict(steps=4, batch_size=4, groups_per_step=2, latent_dim=16, num_workers=0,
+                      num_train_identities=30, num_test_identities=12))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train_and_export(cfg, out, log=lambda *_: None, progress=False)

@@ -62,7 +62,7 @@ def check_config(data):
 def test_fuzz_config_from_dict(data):
     cfg = check_config(data)
     if any(k in data for k in ("seed", "kl_on_clamped", "num_workers")) and cfg is not None:
-        assert isinstance(cfg.kl_on_clamped, bool) and 0 <= cfg.seed < 2**32 and type(cfg.num_workers) is int
+        assert isinstance(cfg.method.kl_on_clamped, bool) and 0 <= cfg.run.seed < 2**32 and type(cfg.run.num_workers) is int
     if data in ({"lr": 10**400}, {"seed": -1}, {"latent_layout": []}, {"latent_layout": {"azimuth": [True]}}):
         assert cfg is None
 

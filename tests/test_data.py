@@ -75,13 +75,13 @@ def test_each_method_is_fed_the_steps_its_paper_describes():
     from dcign.training import make_dataset
 
     for method in ("baseline", "beta-vae"):
-        cfg = TrainConfig(method=method, batch_size=8, groups_per_step=2, num_train_identities=40, num_test_identities=10)
+        cfg = TrainConfig.from_dict(dict(method=method, batch_size=8, groups_per_step=2, num_train_identities=40, num_test_identities=10))
         step = next(iter(make_dataset(cfg)))
         assert step["images"].shape[0] == 16 and step["varied"].tolist() == [-1, -1]
         for k in range(3):
             assert len(torch.unique(step["angles"][:, k])) == 16
         assert len(torch.unique(step["identity"])) > 8
-    cfg = TrainConfig(method="ada-gvae", batch_size=16, groups_per_step=2, num_train_identities=40, num_test_identities=10)
+    cfg = TrainConfig.from_dict(dict(method="ada-gvae", batch_size=16, groups_per_step=2, num_train_identities=40, num_test_identities=10))
     counts = []
     for step in take(make_loader(make_dataset(cfg), 0), 4):
         a, b = step["angles"][:16], step["angles"][16:]

@@ -170,13 +170,13 @@ def test_two_gloo_processes_train_like_one_process_fed_both_ranks_groups(tmp_pat
         one_dir, ddp_dir = tmp_path / "one", tmp_path / "ddp"
         one_dir.mkdir()
         ddp_dir.mkdir()
-        train(TrainConfig(**CFG, steps=4, groups_per_step=2), one_dir / "run", progress=False, accelerator="cpu",
+        train(TrainConfig.from_dict(dict(**CFG, steps=4, groups_per_step=2)), one_dir / "run", progress=False, accelerator="cpu",
               devices=1, callbacks=[RankRecorder(one_dir)])
-        cfg = TrainConfig(**CFG, steps=2, groups_per_step=1)
+        cfg = TrainConfig.from_dict(dict(**CFG, steps=2, groups_per_step=1))
         ddp = dict(progress=False, accelerator="cpu", devices=2, strategy="ddp_spawn", callbacks=[RankRecorder(ddp_dir)])
         train(cfg, ddp_dir / "run", **ddp)
         assert load_checkpoint_file(ddp_dir / "run" / CHECKPOINT_DIR / "last.ckpt")["global_step"] == 2
-        module = train(TrainConfig(**{**CFG, "steps": 4, "groups_per_step": 1}), ddp_dir / "run", resume=True, **ddp)
+        module = train(TrainConfig.from_dict({**CFG, "steps": 4, "groups_per_step": 1}), ddp_dir / "run", resume=True, **ddp)
     finally:
         torch.set_num_threads(before)
 

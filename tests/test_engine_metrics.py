@@ -1,4 +1,4 @@
-"""The engine as ground-truth data (dcign.metrics.engine_data) and disentanglement_metrics.
+"""The engine as ground-truth data (dcign.data.ground_truth) and disentanglement_metrics.
 
 Small sizes throughout: 64-px faces, a few identities, tens of points; the fast and full
 settings themselves are timed by hand (see dcign.evaluation.disentanglement).
@@ -15,15 +15,15 @@ import torch
 
 from dcign import metrics
 from dcign.config import TrainConfig
+from dcign.data.ground_truth import EngineGroundTruth
 from dcign.evaluation.disentanglement import (
     FAST_SETTINGS,
     GroupedCode,
     disentanglement_metrics,
     metric_settings_for,
 )
-from dcign.factors import Factors
+from dcign.factors import FACTORS, Factors
 from dcign.metrics import GroundTruthData
-from dcign.metrics.engine_data import ENGINE_FACTORS, EngineGroundTruth
 from dcign.model import DCIGN, get_preset
 
 
@@ -32,7 +32,7 @@ def test_protocol_and_shapes(faces):
     data = EngineGroundTruth(faces, num_bins=5, num_identities=4)
     assert isinstance(data, GroundTruthData)
     assert data.num_factors == 4
-    assert data.factor_names == ENGINE_FACTORS
+    assert data.factor_names == FACTORS
     assert data.factors_num_values == [5, 5, 5, 4]
     f = data.sample_factors(7, np.random.RandomState(0))
     assert f.shape == (7, 4) and f.dtype == np.int64
@@ -65,7 +65,7 @@ def test_bins_in_degrees(faces):
     rs = np.random.RandomState(1)
     f = uniform.sample_factors(200, rs)
     scenes = uniform.scene_factors(f, rs)
-    for k, name in enumerate(ENGINE_FACTORS[:3]):
+    for k, name in enumerate(FACTORS[:3]):
         edges = uniform.bin_edges(name)
         assert np.all(scenes[name] >= edges[f[:, k]]) and np.all(scenes[name] <= edges[f[:, k] + 1])
     assert len(np.unique(scenes.azimuth)) == 200  # really spread inside the bins
@@ -188,7 +188,7 @@ def test_grouped_code_columns():
 
 def _tiny_net(cfg):
     torch.manual_seed(0)
-    net = DCIGN(get_preset(cfg.preset, cfg.latent_dim))
+    net = DCIGN(get_preset(cfg.model.preset, cfg.model.latent_dim))
     with torch.no_grad():  # spread the random codes so that FactorVAE sees active latents
         net.encoder.mu.weight.mul_(30)
     return net
@@ -199,7 +199,7 @@ TINY = {"beta_vae_score": {"batch_size": 4}, "factor_vae_score": {"batch_size": 
 
 def test_disentanglement_metrics_tiny(faces):
     # 16 latents instead of 200: the per-latent classifiers (SAP, MI) dominate the time
-    cfg = TrainConfig(latent_dim=16, num_train_identities=50, num_test_identities=20)
+    cfg = TrainConfig.from_dict(dict(latent_dim=16, num_train_identities=50, num_test_identities=20))
     net = _tiny_net(cfg).train()
     out = disentanglement_metrics(net, cfg, faces, random_state=0, num_points=40, num_identities=4,
                                   pca_points=20, metric_settings=TINY)
@@ -234,23 +234,23 @@ def test_disentanglement_metrics_tiny(faces):
         key = metrics.HEADLINE_KEYS[name]
         assert out[name][key] == pytest.approx(direct[key], abs=1e-9), name
     net.train()
-    again = disentanglement_metrics(net, TrainConfig(method="baseline", latent_dim=16, num_train_identities=50,
-                                                     num_test_identities=20),
+    again = disentanglement_metrics(net, TrainConfig.from_dict(dict(method="baseline", latent_dim=16, num_train_identities=50,
+                                                     num_test_identities=20)),
                                     faces, random_state=0, num_points=40, num_identities=4, metric_settings=TINY)
     assert again["grouped"] is None and "baseline" in again["settings"]["grouping_note"]
     # same seed, same network -> the full-code numbers do not depend on the method
     for name in names:
         assert again[name] == out[name]
     # a non-DC-IGN model grouped by given latents (the variance rule's choice in `evaluate`)
-    chosen = disentanglement_metrics(net, TrainConfig(method="beta-vae", latent_dim=16, num_train_identities=50,
-                                                      num_test_identities=20),
+    chosen = disentanglement_metrics(net, TrainConfig.from_dict(dict(method="beta-vae", latent_dim=16, num_train_identities=50,
+                                                      num_test_identities=20)),
                                      faces, random_state=0, num_points=40, num_identities=4, pca_points=20,
                                      metric_settings=TINY,
                                      grouping_layout={"azimuth": [0], "elevation": [1], "light_azimuth": [2]})
     # the same latents as the DC-IGN layout, so the same grouped code and scores
     assert chosen["grouped"] == out["grouped"]
     assert "largest-variance" in chosen["settings"]["grouping"]["layout_source"]
-    baseline = TrainConfig(method="baseline", latent_dim=16, num_train_identities=50, num_test_identities=20)
+    baseline = TrainConfig.from_dict(dict(method="baseline", latent_dim=16, num_train_identities=50, num_test_identities=20))
     everything = {"azimuth": list(range(8)), "elevation": list(range(8, 16))}
     for bad, message in [({"azimuth": [16]}, r"in 0\.\.15"), ({"azimuth": [-1]}, r"in 0\.\.15"),
                          ({"azimuth": "14"}, "must be a list"), ({"azimuth": 3}, "must be a list"),
@@ -263,8 +263,8 @@ def test_disentanglement_metrics_tiny(faces):
 
 
 def test_disentanglement_metrics_rejects_mismatched_engine(faces, chairs):
-    cfg = TrainConfig(num_train_identities=50, num_test_identities=20)
-    net = DCIGN(get_preset(cfg.preset, cfg.latent_dim))
+    cfg = TrainConfig.from_dict(dict(num_train_identities=50, num_test_identities=20))
+    net = DCIGN(get_preset(cfg.model.preset, cfg.model.latent_dim))
     with pytest.raises(ValueError, match="engine_for"):
         disentanglement_metrics(net, cfg, chairs)
     with pytest.raises(ValueError, match="unknown metric"):

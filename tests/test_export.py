@@ -25,7 +25,7 @@ def test_exported_model_round_trips_without_pickle(tmp_path, monkeypatch):
     monkeypatch.setattr(pickle, "load", no_unpickling)
     monkeypatch.setattr(torch, "load", no_unpickling)
     net, cfg, meta = load_model(run)
-    assert cfg.latent_dim == 8 and meta["angle_maps"] == ANGLE_MAPS and not net.training
+    assert cfg.model.latent_dim == 8 and meta["angle_maps"] == ANGLE_MAPS and not net.training
     assert_same_tensors(net.state_dict(), saved)
     assert json.loads((run / "model.json").read_text())["config"]["latent_dim"] == 8
 
@@ -134,7 +134,7 @@ def test_fuzz_model_json_with_real_weights(model_dir, angle_maps, config_edit):
         assert str(exc) and "\n" not in str(exc)
         return
     for name, m in loaded["angle_maps"].items():
-        assert 0 <= m["latent_index"] < cfg.latent_dim
+        assert 0 <= m["latent_index"] < cfg.model.latent_dim
         lo, hi = m["degrees"][0], m["degrees"][-1]
         for deg in (lo, (lo + hi) / 2, hi):
             assert torch.isfinite(torch.tensor(degrees_to_latent(m, deg)))

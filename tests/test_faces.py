@@ -156,13 +156,13 @@ def test_data_versions_and_refusal():
     check_data_version("faces-v2", "faces", "faces-v2")
     with pytest.raises(ValueError, match="faces-v1.*faces-v2.*--dataset heads"):
         check_data_version("faces-v1", "faces", "faces-v2")
-    cfg = TrainConfig(batch_size=2, num_train_identities=3, num_test_identities=2, data_version="faces-v1")
+    cfg = TrainConfig.from_dict(dict(batch_size=2, num_train_identities=3, num_test_identities=2, data_version="faces-v1"))
     with pytest.raises(ValueError, match="trained on data set version faces-v1"):
         engine_for(cfg)
     assert with_legacy_data_version({"dataset": "faces"})["data_version"] == "faces-v1"
     assert with_legacy_data_version({"dataset": "faces", "data_version": "faces-v2"})["data_version"] == "faces-v2"
     with pytest.raises(ValueError, match="data_version"):
-        TrainConfig(data_version=3)
+        TrainConfig.from_dict(dict(data_version=3))
 
 
 def test_run_records_data_version_and_evaluate_refuses_another(tmp_path):

@@ -74,8 +74,8 @@ def test_rgb_dcign_step_on_a_users_data_set_clamps_by_its_factors(tmp_path):
     from dcign.training import DisentanglingVAE, make_dataset
 
     f = pl.write_3dshapes(tmp_path / "3dshapes.h5")
-    cfg = TrainConfig(dataset=f"3dshapes:{f}", channels=3, latent_dim=12, batch_size=4, groups_per_step=2,
-                      latent_layout={"orientation": [0], "scale": [1, 2]})
+    cfg = TrainConfig.from_dict(dict(dataset=f"3dshapes:{f}", channels=3, latent_dim=12, batch_size=4, groups_per_step=2,
+                      latent_layout={"orientation": [0], "scale": [1, 2]}))
     module = DisentanglingVAE(cfg)
     masks = module.objective.masks
     assert masks.shape == (6, 12)  # one batch type per factor of 3DShapes
@@ -95,7 +95,7 @@ def test_file_metrics_score_a_network_on_the_data_sets_ground_truth(tmp_path):
 
     data = open_dataset(f"dsprites:{pl.write_dsprites(tmp_path / 'd.npz')}")
     net = DCIGN(get_preset("small-64", 8)).eval()
-    cfg = SimpleNamespace(latent_dim=8)
+    cfg = SimpleNamespace(model=SimpleNamespace(latent_dim=8))
     layout = {"scale": [0], "orientation": [1], "pos_x": [2], "pos_y": [3], "shape": [4, 5, 6, 7]}
     r = file_metrics(net, cfg, data, layout, lambda m: None, num_points=60)
     assert set(r["headline"]) == {f"{n}{v}" for n in ("mig", "dci", "sap", "modularity", "beta_vae_score", "factor_vae_score")

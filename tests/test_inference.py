@@ -81,10 +81,9 @@ def test_export_fits_on_training_identities_only(tmp_path, monkeypatch, method):
     rec = {}
 
     def engine_for(c):
-        from dcign.data.engine import EngineConfig, SceneEngine
+        from dcign.data.engine import SceneEngine
 
-        rec["engine"] = Recording(SceneEngine(EngineConfig(c.dataset, c.image_size, c.data_seed, c.num_train_identities,
-                                                           c.num_test_identities)))
+        rec["engine"] = Recording(SceneEngine(c.engine_config()))
         return rec["engine"]
 
     monkeypatch.setattr(dcign.export, "engine_for", engine_for)

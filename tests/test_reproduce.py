@@ -36,10 +36,10 @@ def test_check_targets_never_calls_an_undefined_number_met():
 def test_reproduce_wiring(tmp_path):
     with pytest.raises(ValueError, match="may not change"):
         run_configs(overrides={"method": "baseline"})
-    assert run_configs(full=True)["faces-dcign"].preset == "paper-150"
+    assert run_configs(full=True)["faces-dcign"].model.preset == "paper-150"
     cpu = run_configs()
-    assert cpu["faces-dcign"].lr == cpu["faces-baseline"].lr == 1e-3  # the main job's settings
-    assert cpu["faces-dcign"].steps == cpu["faces-baseline"].steps == 2500
+    assert cpu["faces-dcign"].run.lr == cpu["faces-baseline"].run.lr == 1e-3  # the main job's settings
+    assert cpu["faces-dcign"].run.steps == cpu["faces-baseline"].run.steps == 2500
     tiny = {"batch_size": 4, "groups_per_step": 1, "num_workers": 0, "num_test_identities": 10}
     kw = dict(overrides=tiny, accelerator="cpu", eval_identities=2, eval_values=4, novel_view_identities=2,
               novel_view_angles=3, progress_bar=False, progress=lambda m: None, with_metrics=False)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("one_thread", "quiet")  # one thread: bitwi
 
 
 def module(**kw):
-    cfg = TrainConfig(**{"batch_size": 4, "groups_per_step": 2, **kw})
+    cfg = TrainConfig.from_dict({"batch_size": 4, "groups_per_step": 2, **kw})
     torch.manual_seed(0)
     return DisentanglingVAE(cfg)
 

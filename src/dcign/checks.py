@@ -1,11 +1,15 @@
-"""Value checks shared by every layer (config sections, model files, reports).
+"""Value checks shared by every layer (config sections, model files, reports), and
+:func:`setting`, the dataclass field every config section declares its settings with.
 
-Each returns a plain answer (no message); the caller names the field and the fix.
+``is_*`` return a plain answer; the checks of settings raise ValueError naming the key.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import field, fields
+from typing import Any
 
 MAX_SEED = 2**32 - 1
 """Largest seed numpy and Lightning accept."""
@@ -29,3 +33,91 @@ def is_finite_number(v) -> bool:
 def finite_or_none(v) -> float | None:
     """``v`` as a float if it is a finite int or float (not a bool), else None."""
     return float(v) if is_finite_number(v) else None
+
+
+# --------------------------------------------------------------------------------------
+# Settings: dataclass fields that carry their help text, flag and check
+# --------------------------------------------------------------------------------------
+
+
+def setting(default, help: str, *, check: Callable[[str, Any], None] | None = None, flag: str | bool | None = None,
+            parse: Callable[[str], Any] | None = None, key: str | None = None, multiple: bool = False):
+    """A dataclass field of a config section, with what the CLI and the checks need.
+
+    Args:
+        default: the default value, or a function making it (for dicts and lists).
+        help: the ``--help`` text of its flag.
+        check: ``check(key, value)`` raising ValueError naming the key; run by :func:`check_fields`.
+        flag: the command-line flag (default ``--`` + the key with dashes; False: none, for
+            what only dcign itself records).
+        parse: turns the flag's text into the value (default: the flag's type does).
+        key: its name in config.json and in messages (default: the field name).
+        multiple: the flag may be repeated; ``parse`` gets the list of its texts.
+    """
+    kw = {"default_factory": default} if callable(default) else {"default": default}
+    return field(metadata={"help": help, "check": check, "flag": flag, "parse": parse, "key": key, "multiple": multiple}, **kw)
+
+
+def setting_key(f) -> str:
+    """The config.json key of a :func:`setting` field."""
+    return f.metadata.get("key") or f.name
+
+
+def check_fields(section) -> None:
+    """Run the ``check`` of every :func:`setting` field of a dataclass instance (ValueError on the first bad one)."""
+    for f in fields(section):
+        check = f.metadata.get("check")
+        if check is not None:
+            check(setting_key(f), getattr(section, f.name))
+
+
+def choice(options, label: str | None = None) -> Callable[[str, Any], None]:
+    """Check: a string among ``options`` ('unknown LABEL ...; choose one of ...')."""
+    def check(key, v):
+        if not isinstance(v, str):
+            raise ValueError(f"{key} must be a string, got {v!r}")
+        if v not in options:
+            raise ValueError(f"unknown {label or key} {v!r}; choose one of {', '.join(options)}")
+    return check
+
+
+def positive_int(key: str, v) -> None:
+    """Check: an int >= 1."""
+    if not is_int(v) or v < 1:
+        raise ValueError(f"{key} must be a positive integer, got {v!r}")
+
+
+def count(key: str, v) -> None:
+    """Check: an int >= 0."""
+    if not is_int(v) or v < 0:
+        raise ValueError(f"{key} must be an integer >= 0, got {v!r}")
+
+
+def seed_range(key: str, v) -> None:
+    """Check: an int in 0..MAX_SEED."""
+    if not is_int(v) or not 0 <= v <= MAX_SEED:
+        raise ValueError(f"{key} must be an integer in 0..{MAX_SEED}, got {v!r}")
+
+
+def boolean(key: str, v) -> None:
+    """Check: True or False."""
+    if not isinstance(v, bool):
+        raise ValueError(f"{key} must be true or false, got {v!r}")
+
+
+def non_negative(key: str, v) -> None:
+    """Check: a finite number >= 0."""
+    if not is_finite_number(v) or v < 0:
+        raise ValueError(f"{key} must be a finite number >= 0, got {v!r}")
+
+
+def optional_string(key: str, v) -> None:
+    """Check: None or a string."""
+    if v is not None and not isinstance(v, str):
+        raise ValueError(f"{key} must be a string, got {v!r}")
+
+
+def positive(key: str, v) -> None:
+    """Check: a finite number > 0."""
+    if not is_finite_number(v) or v <= 0:
+        raise ValueError(f"{key} must be a finite number > 0, got {v!r}")

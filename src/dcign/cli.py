@@ -6,7 +6,7 @@ written when an argument is bad.
 
 from __future__ import annotations
 
-import json
+import inspect
 import sys
 from pathlib import Path
 from typing import Optional
@@ -128,6 +128,7 @@ def data_sample(
 
 def _sample_files(dataset, factor, batch_size, size, channels, seed, split, out, data_option) -> None:
     """``dcign data sample --dataset NAME:PATH`` (see :mod:`dcign.data.file_sample`)."""
+    from .data.config import parse_options
     from .data.file_sample import sample_file_batch
     from .data.sources import open_dataset
 
@@ -150,79 +151,77 @@ def _sample_files(dataset, factor, batch_size, size, channels, seed, split, out,
     typer.echo(f"wrote {out / 'batch.png'}, {out / 'factors.json'} and {batch_size} images in {out / 'images'}")
 
 
-def parse_options(items: list[str]) -> dict:
-    """['test_fraction=0.2', 'bins=5'] -> {'test_fraction': 0.2, 'bins': 5} (JSON values, else strings)."""
-    options = {}
-    for item in items or []:
-        if "=" not in item:
-            raise UsageError(f"--data-option takes key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            options[key.strip()] = json.loads(value)
-        except ValueError:
-            options[key.strip()] = value
+def _config_options() -> list[inspect.Parameter]:
+    """One ``--flag`` per config key, generated from the sections' fields (:data:`dcign.config.KEYS`).
+
+    Each flag's help is its field's; it shows under its section's heading in ``--help``. A flag
+    left out keeps the value of ``--config`` (or of the saved run, with ``--resume``).
+    """
+    from dataclasses import fields
+
+    from .config import SECTIONS
+
+    options = []
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            meta, key = f.metadata, f.metadata.get("key") or f.name
+            if meta.get("flag") is False:
+                continue
+            flag = meta.get("flag") or "--" + key.replace("_", "-")
+            if meta.get("flag") is False:  # recorded by dcign itself (data_version)
+                continue
+            kind = str if meta.get("parse") else {"int": int, "float": float, "bool": bool, "str": str}[f.type.replace(" | None", "")]
+            decls = (f"{flag}/--no-{flag[2:]}",) if kind is bool else (flag,)
+            option = typer.Option(None, *decls, help=meta["help"], rich_help_panel=f"{section.capitalize()} settings")
+            annotation = Optional[list[str]] if meta.get("multiple") else Optional[kind]
+            options.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
     return options
 
 
-def parse_weights(text: str) -> dict[str, float]:
-    """'1,1,1,10' (azimuth, elevation, light_azimuth, identity) or 'factor=weight,...' (any factor names)."""
-    from .factors import FACTORS
+def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: dict):
+    """The run's TrainConfig: --config (or the saved run's, with --resume) updated by the given flags.
 
-    if "=" in text:
-        out = {}
-        for part in filter(None, text.split(",")):
-            name, _, value = part.partition("=")
-            try:
-                out[name.strip()] = float(value)
-            except ValueError:
-                raise UsageError(f"--batch-weights must be numbers, got {text!r}") from None
-        return out
-    parts = text.split(",")
-    if len(parts) != 4:
-        raise UsageError(f"--batch-weights takes 4 numbers 'azimuth,elevation,light_azimuth,identity', got {text!r}")
-    try:
-        return {f: float(p) for f, p in zip(FACTORS, parts)}
-    except ValueError:
-        raise UsageError(f"--batch-weights must be numbers, got {text!r}") from None
+    Raises:
+        ValueError: a bad flag value, config file or run folder (the message is one line).
+    """
+    from dataclasses import fields
 
+    from .atomic import check_writable_dir
+    from .config import KEYS, SECTIONS, TrainConfig, check_resumable
+    from .distributed import is_global_zero_by_env
 
-def parse_layout(text: str) -> dict[str, list[int]]:
-    """'azimuth=0,elevation=1' -> {'azimuth': [0], 'elevation': [1]} (0-based latent indices)."""
-    layout: dict[str, list[int]] = {}
-    for part in filter(None, text.split(",")):
-        if "=" not in part:
-            raise UsageError(f"--latent-layout entries look like factor=index, got {part!r}")
-        name, idx = part.split("=", 1)
+    parse = {f.metadata.get("key") or f.name: f.metadata.get("parse") for cls in SECTIONS.values() for f in fields(cls)}
+    overrides = {k: parse[k](v) if parse[k] else v for k, v in flags.items() if k in KEYS and v not in (None, [])}
+    if resume:
+        keep = "--resume keeps the run's saved config; only --steps, --workers and --on-nonfinite may change"
+        if config is not None:
+            raise UsageError(f"{keep} (got --config)")
+        saved = out / "config.json"
+        if not saved.is_file():
+            raise UsageError(f"cannot resume: {saved} does not exist (train without --resume to start a run)")
+        cfg = TrainConfig.load(saved).updated(**overrides)
         try:
-            layout.setdefault(name.strip(), []).append(int(idx))
-        except ValueError:
-            raise UsageError(f"--latent-layout index must be an integer, got {idx!r}") from None
-    return layout
+            check_resumable(out, cfg)
+        except ValueError as exc:
+            raise UsageError(f"{keep}: {exc}") from None
+        return cfg
+    base = TrainConfig.load_dict(config) if config else {}  # as given: the method's defaults fill in
+    if not isinstance(base, dict):
+        raise UsageError(f"config {config} must hold a JSON object, got {type(base).__name__}")
+    cfg = TrainConfig.from_dict({**base, **overrides})
+    if cfg.is_file_data:  # read the user's data set (and refuse it) before creating --out
+        from .training import make_dataset
+
+        make_dataset(cfg)
+        if cfg.method.name == "dcign":
+            cfg.file_groups()  # its factors against --latent-layout
+    check_writable_dir(out, must_be_new=is_global_zero_by_env())  # DDP ranks > 0 re-run this command once rank 0 writes
+    return cfg
 
 
-@app.command()
 def train(
     out: Path = typer.Option(..., parser=path_arg, help="Run folder (config, checkpoints, logs, model, report)."),
-    config: Optional[Path] = typer.Option(None, parser=path_arg, help="JSON config file (keys of dcign.config.TrainConfig); flags override it."),
-    method: Optional[str] = typer.Option(None, help="dcign (default), baseline, beta-vae or ada-gvae."),
-    dataset: Optional[str] = typer.Option(None, help="faces (default), heads (the v1 heads), chairs, bfm:PATH, or your files as NAME:PATH: dcign-t7, dsprites, 3dshapes, mpi3d, smallnorb, cars3d, chairs3d, folder (see README)."),
-    data_option: list[str] = typer.Option([], "--data-option", help="Reader option key=value of a NAME:PATH data set, e.g. test_fraction=0.2 or bins=5 (repeatable)."),
-    channels: Optional[int] = typer.Option(None, help="Image channels: 1 (grey, default, the paper's) or 3 (RGB, for colour data sets NAME:PATH)."),
-    preset: Optional[str] = typer.Option(None, help="small-64 (default), paper-150 or reference-150."),
-    steps: Optional[int] = typer.Option(None, help="Optimiser steps (default 3000)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per one-factor group (default and paper: 20)."),
-    groups_per_step: Optional[int] = typer.Option(None, "--groups-per-step", help="One-factor groups per step, each clamped to its own mean (default 4; paper: 1)."),
-    batch_weights: Optional[str] = typer.Option(None, "--batch-weights", help="Batch-type ratio azimuth,elevation,light_azimuth,identity (paper: 1,1,1,10), or factor=weight,... (NAME:PATH data sets: 1 per factor, 10 shared by the identity-like ones)."),
-    latent_layout: Optional[str] = typer.Option(None, "--latent-layout", help="0-based latent indices (z1 = 0), default 'azimuth=0,elevation=1,light_azimuth=2'; the rest is identity. NAME:PATH data sets: name their factors, e.g. 'orientation=0,scale=1' (default: one latent per factor)."),
-    invariance_lambda: Optional[float] = typer.Option(None, "--lambda", help="Invariance-targeting strength (default and paper: 0.01; 0 = off)."),
-    clamp_reference: Optional[str] = typer.Option(None, "--clamp-reference", help="mean (paper) or first (authors' code)."),
-    clamp_target: Optional[str] = typer.Option(None, "--clamp-target", help="z (paper) or params (authors' code: mu and log sigma^2)."),
-    beta: Optional[float] = typer.Option(None, help="KL weight (default: 4 for beta-vae, 1 = the ELBO for the others)."),
-    optimizer: Optional[str] = typer.Option(None, help="adam (authors' code, default) or rmsprop (paper text)."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate (default 5e-4)."),
-    seed: Optional[int] = typer.Option(None, help="Seed of weights, noise and data stream (default 0)."),
-    workers: Optional[int] = typer.Option(None, help="Render worker processes (default 1; 0 renders in the training process)."),
-    on_nonfinite: Optional[str] = typer.Option(None, "--on-nonfinite", help="stop (default) or skip a batch with a NaN/inf loss."),
+    config: Optional[Path] = typer.Option(None, parser=path_arg, help="JSON config file (the keys of config.json); flags override it."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
     accelerator: str = typer.Option("auto", help="Lightning accelerator: auto, cpu, gpu (= cuda), mps, tpu."),
     devices: str = typer.Option("auto", help="Lightning devices (e.g. 1, 4, auto)."),
@@ -230,14 +229,14 @@ def train(
     precision: str = typer.Option("32-true", help="Lightning precision, e.g. 32-true, bf16-mixed."),
     channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC layout for the convolutions (default: where measured to help; see README)."),
     compile_net: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the encoder and decoder (default: where measured to help; see README)."),
+    **settings,
 ):
     """Train a DC-IGN (or a baseline) and export it to OUT/model.safetensors + model.json.
 
     Several devices or machines train with Lightning's DDP: each process renders its own
     one-factor groups (--groups-per-step per process); only rank 0 writes to OUT."""
-    from .config import TrainConfig, resume_conflicts
-    from .atomic import check_writable_dir, removed_if_left_empty
-    from .distributed import check_devices, is_global_zero_by_env
+    from .atomic import removed_if_left_empty
+    from .distributed import check_devices
 
     if devices != "auto" and not (devices.isdigit() and int(devices) > 0):
         fail(f"--devices must be a positive integer or auto, got {devices!r}")
@@ -246,45 +245,11 @@ def train(
         check_devices(accelerator, devices)
     except ValueError as exc:
         fail(str(exc))
-    if workers is None and not resume:
-        workers = _gpu_workers(accelerator, devices)
-    overrides = {
-        "method": method, "dataset": dataset, "preset": preset, "steps": steps, "batch_size": batch_size,
-        "groups_per_step": groups_per_step, "invariance_lambda": invariance_lambda, "clamp_reference": clamp_reference,
-        "clamp_target": clamp_target, "beta": beta, "optimizer": optimizer, "lr": lr, "seed": seed,
-        "num_workers": workers, "on_nonfinite": on_nonfinite, "channels": channels,
-    }
+    if settings.get("num_workers") is None and not resume:
+        settings["num_workers"] = _gpu_workers(accelerator, devices)
     with removed_if_left_empty(out):  # a refused set-up leaves no empty --out folder
         try:
-            if data_option:
-                overrides["dataset_options"] = parse_options(data_option)
-            if batch_weights is not None:
-                overrides["batch_weights"] = parse_weights(batch_weights)
-            if latent_layout is not None:
-                overrides["latent_layout"] = parse_layout(latent_layout)
-            overrides = {k: v for k, v in overrides.items() if v is not None}
-            if resume:
-                saved = out / "config.json"
-                if not saved.is_file():
-                    raise UsageError(f"cannot resume: {saved} does not exist (train without --resume to start a run)")
-                base = TrainConfig.load(saved)
-                cfg = TrainConfig.from_dict({**json.loads(base.to_json()), **overrides})
-                changed = resume_conflicts(base, cfg)
-                if changed or config is not None:
-                    raise UsageError(f"--resume keeps the run's saved config; only --steps, --workers and --on-nonfinite may change (got {changed or ['--config']})")
-            else:
-                base = TrainConfig.load_dict(config) if config else {}  # as given: the method's defaults fill in
-                if not isinstance(base, dict):
-                    raise UsageError(f"config {config} must hold a JSON object, got {type(base).__name__}")
-                cfg = TrainConfig.from_dict({**base, **overrides})
-                if cfg.is_file_data:  # read the user's data set (and refuse it) before creating --out
-                    from .training import make_dataset
-
-                    make_dataset(cfg)
-                    if cfg.method == "dcign":
-                        cfg.file_groups()  # its factors against --latent-layout
-                # DDP ranks > 0 re-run this command once rank 0 has started writing the run
-                check_writable_dir(out, must_be_new=is_global_zero_by_env())
+            cfg = _config_from_flags(out, config, resume, settings)
         except ValueError as exc:
             fail(str(exc))
         _train_and_export(cfg, out, resume, accelerator, devices, num_nodes, precision,
@@ -302,13 +267,37 @@ def _gpu_workers(accelerator: str, devices) -> int | None:
     return suggest_workers(devices if isinstance(devices, int) else torch.cuda.device_count())
 
 
+class _GeneratedOptions:
+    """``train`` with its config flags generated when Typer first reads its signature, so that
+    commands that do not train never import torch (the config sections import it)."""
+
+    def __init__(self, func) -> None:
+        self.func = func
+        self.__name__, self.__qualname__, self.__module__, self.__doc__ = func.__name__, func.__qualname__, func.__module__, func.__doc__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        own = [p for p in inspect.signature(self.func, eval_str=True).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        return inspect.Signature(own + _config_options())
+
+    @property
+    def __annotations__(self) -> dict:
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **kwargs):
+        return self.func(**kwargs)
+
+
+app.command("train")(_GeneratedOptions(train))
+
+
 def _train_and_export(cfg, out: Path, resume: bool, accelerator, devices, num_nodes, precision, **fast_path) -> None:
     from .distributed import is_global_zero_by_env
     from .training import NonFiniteLossError, train_and_export
 
     talk = is_global_zero_by_env()  # DDP ranks > 0 run this command too
     if talk:
-        typer.echo(f"training {cfg.method} on {cfg.dataset} ({cfg.preset}) for {cfg.steps} steps -> {out}")
+        typer.echo(f"training {cfg.method.name} on {cfg.data.dataset} ({cfg.model.preset}) for {cfg.run.steps} steps -> {out}")
     try:
         train_and_export(cfg, out, resume=resume, log=typer.echo, accelerator=accelerator,
                          devices=devices, num_nodes=num_nodes, precision=precision, **fast_path)
@@ -334,6 +323,7 @@ def evaluate(
     Runs trained on NAME:PATH (or given --dataset NAME:PATH) are evaluated on that data set's
     test split: factor correlations over one-factor test batches, traversals, reconstructions, metrics."""
     from .atomic import removed_if_left_empty
+    from .data.config import parse_options
     from .data.sources import is_file_dataset
     from .evaluation.report import evaluate as run_evaluate
 

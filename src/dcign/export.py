@@ -18,7 +18,7 @@ from safetensors.torch import save
 from .atomic import atomic_write_bytes, atomic_write_json
 from .config import TrainConfig
 from .inference import check_angle_map, engine_for, factor_latents, fit_angle_maps, own_latents, variance_latents
-from .model import DCIGN, get_preset
+from .model import DCIGN
 
 MODEL_WEIGHTS = "model.safetensors"
 MODEL_CONFIG = "model.json"
@@ -33,7 +33,7 @@ def export_model(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, angle_maps: 
     if bad:
         raise ValueError(f"refusing to export non-finite weights (tensor {bad[0]} holds NaN or inf)")
     atomic_write_bytes(run_dir / MODEL_WEIGHTS, save(tensors))
-    meta = {"format": MODEL_FORMAT, "config": json.loads(cfg.to_json()), "angle_maps": angle_maps or {}}
+    meta = {"format": MODEL_FORMAT, "config": cfg.to_dict(), "angle_maps": angle_maps or {}}
     meta.update(extra or {})
     atomic_write_json(run_dir / MODEL_CONFIG, meta)
 
@@ -47,13 +47,13 @@ def export_trained(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, log=print)
     net = net.cpu().eval()
     if cfg.is_file_data:  # a user's data set: no renderer, so no degrees -> latent maps
         data = cfg.open_data()
-        groups = cfg.file_groups(data) if cfg.method == "dcign" else None
+        groups = cfg.file_groups(data) if cfg.method.name == "dcign" else None
         latent_of = own_latents(groups, data.intrinsic_factors) if groups else variance_latents(net, data)
         export_model(net, cfg, run_dir, {}, {"latent_of": latent_of, "data": data.describe()})
         return latent_of
     engine = engine_for(cfg)
     log("fitting degrees -> latent maps on training identities")
-    latent_of = factor_latents(net.encode, engine, cfg.latent_layout, cfg.method)
+    latent_of = factor_latents(net.encode, engine, cfg.method.latent_layout, cfg.method.name)
     export_model(net, cfg, run_dir, fit_angle_maps(net.encode, engine, latent_of), {"latent_of": latent_of})
     return latent_of
 
@@ -105,8 +105,8 @@ def load_model(run_dir: str | Path, map_location: str = "cpu") -> tuple[DCIGN, T
     if not path.is_file():
         raise ValueError(f"{path} is missing; the run was not exported (train it to the end, or re-run `dcign train --resume`)")
     with torch.device("meta"):  # shapes only: a tampered latent_dim must not allocate first
-        expected = {k: tuple(v.shape) for k, v in DCIGN(get_preset(cfg.preset, cfg.latent_dim, cfg.channels)).state_dict().items()}
-    arch = f"preset {cfg.preset} with latent_dim {cfg.latent_dim} (from {MODEL_CONFIG})"
+        expected = {k: tuple(v.shape) for k, v in DCIGN(cfg.model.architecture()).state_dict().items()}
+    arch = f"preset {cfg.model.preset} with latent_dim {cfg.model.latent_dim} (from {MODEL_CONFIG})"
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             names = set(f.keys())
@@ -129,7 +129,7 @@ def load_model(run_dir: str | Path, map_location: str = "cpu") -> tuple[DCIGN, T
             raise ValueError(f"{path}: tensor {k} holds NaN or inf values")
     _check_angle_maps(meta, cfg, mpath)
     _check_latent_of(meta, cfg, mpath)
-    net = DCIGN(get_preset(cfg.preset, cfg.latent_dim, cfg.channels))
+    net = DCIGN(cfg.model.architecture())
     net.load_state_dict(tensors)
     net.to(map_location).eval()
     return net, cfg, meta
@@ -151,8 +151,8 @@ def _check_latent_of(meta: dict, cfg: TrainConfig, mpath: Path) -> None:
     for name, k in latent_of.items():
         if name not in ANGLE_FACTORS and not cfg.is_file_data:  # a user's data set names its own factors
             raise ValueError(f"{mpath}: latent_of names {name!r}; use {', '.join(ANGLE_FACTORS)} (or delete latent_of to choose again)")
-        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < cfg.latent_dim:
-            raise ValueError(f"{mpath}: latent_of[{name!r}] must be a latent index in 0..{cfg.latent_dim - 1}, got {k!r} "
+        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < cfg.model.latent_dim:
+            raise ValueError(f"{mpath}: latent_of[{name!r}] must be a latent index in 0..{cfg.model.latent_dim - 1}, got {k!r} "
                              "(or delete latent_of to choose again)")
 
 
@@ -162,4 +162,4 @@ def _check_angle_maps(meta: dict, cfg: TrainConfig, mpath: Path) -> None:
     if not isinstance(maps, dict):
         raise ValueError(f"{mpath}: angle_maps must be an object, got {type(maps).__name__}")
     for name, m in maps.items():
-        check_angle_map(name, m, cfg.latent_dim, where=f"{mpath}: ")
+        check_angle_map(name, m, cfg.model.latent_dim, where=f"{mpath}: ")

@@ -4,7 +4,9 @@ degrees <-> latent maps that ``dcign render --set azimuth=30`` goes through.
 Upstream of training's probe, of export and of evaluation (none of them import each other's
 helpers): everything here reads a network and the scene engine, nothing else.
 
-* :func:`encode` / :func:`decode`: batched, on the network's device, numpy in and out.
+* :func:`encode` / :func:`decode`: batched, on the network's device, numpy in and out;
+  :func:`latent_traversal` decodes codes with one latent swept (the report's traversals and
+  reproduce's Fig. 8 grid).
 * :func:`factor_sweep`: one identity's scenes with one factor swept over its range (paper §4.1,
   Fig. 6), the probe every other function here encodes.
 * :func:`factor_latents`: factor -> latent index, from the DC-IGN layout (paper §3.1) or by the
@@ -34,11 +36,11 @@ def engine_for(cfg) -> SceneEngine:
     ``cfg`` is the run's :class:`dcign.config.TrainConfig`.
 
     Raises:
-        ValueError: the run recorded a data version (``cfg.data_version``) other than what its
+        ValueError: the run recorded a data version (``cfg.data.data_version``) other than what its
             data set renders now (e.g. a run on the v1 heads evaluated on the v2 faces).
     """
     engine = SceneEngine(cfg.engine_config())
-    check_data_version(cfg.data_version, cfg.dataset, engine.data_version)
+    check_data_version(cfg.data.data_version, cfg.data.dataset, engine.data_version)
     return engine
 
 
@@ -66,6 +68,24 @@ def decode(net, z: np.ndarray, batch_size: int = 256, device=None) -> np.ndarray
     z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
     out = [torch.as_tensor(net.decode(z[i : i + batch_size].to(device))).float().cpu() for i in range(0, len(z), batch_size)]
     return torch.cat(out).numpy()
+
+
+def latent_traversal(net, codes: np.ndarray, k: int, values, batch_size: int = 256, device=None) -> np.ndarray:
+    """Latent traversal (paper Fig. 4, 5, 8): each code decoded with latent ``k`` set to each of ``values``.
+
+    Args:
+        net: with ``decode(z)`` (see :func:`decode`); codes: (N, D) posterior means.
+        k: the latent to sweep; values: (V,) its values.
+
+    Returns:
+        (N, V, 1, S, S) float32 images in [0, 1]; row i is code i's traversal.
+    """
+    out = []
+    for code in np.asarray(codes):
+        z = np.repeat(code[None], len(values), axis=0)
+        z[:, k] = values
+        out.append(decode(net, z, batch_size, device))
+    return np.stack(out)
 
 
 def factor_sweep(engine: SceneEngine, factor: str, identities, n_values: int = 19, seed: int = 0) -> Factors:

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_fields, choice, positive_int, setting
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -86,6 +88,43 @@ def get_preset(name: str, latent_dim: int | None = None, channels: int | None = 
             raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
         p = Preset(**{**asdict(p), "channels": int(channels)})
     return p
+
+
+def _check_channels(key: str, v) -> None:
+    if v not in (1, 3) or isinstance(v, bool):
+        raise ValueError(f"{key} must be 1 (grey) or 3 (RGB), got {v!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model section of a run's config: which network.
+
+    Attributes:
+        preset: a name in :data:`PRESETS` (``small-64``, ``paper-150``, ``reference-150``).
+        latent_dim: size of the graphics code (paper: 200).
+        channels: image channels, 1 (grey, the paper's) or 3 (RGB; users' colour data sets).
+
+    Raises:
+        ValueError: an unknown preset, a latent_dim that is not a positive integer, or channels
+            other than 1 or 3.
+    """
+
+    preset: str = setting("small-64", "small-64 (default), paper-150 or reference-150.", check=choice(PRESETS, "preset"))
+    latent_dim: int = setting(200, "Latents in the graphics code (default and paper: 200).", check=positive_int)
+    channels: int = setting(1, "Image channels: 1 (grey, default, the paper's) or 3 (RGB, for colour data sets NAME:PATH).",
+                            check=_check_channels)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    @property
+    def image_size(self) -> int:
+        """Input and output side in pixels."""
+        return PRESETS[self.preset].image_size
+
+    def architecture(self) -> Preset:
+        """The architecture: the preset with this latent_dim."""
+        return get_preset(self.preset, self.latent_dim, self.channels)
 
 
 class Encoder(nn.Module):

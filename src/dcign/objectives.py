@@ -22,14 +22,16 @@ and ``varied`` (G,) indices into :data:`dcign.factors.FACTORS` (-1 for random an
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .clamp import clamp_groups
+from .checks import boolean, check_fields, choice, non_negative, setting
+from .clamp import REFERENCES, clamp_groups
 from .distributed import rank_noise
 from .factors import FACTORS
-from .layout import group_latents
+from .layout import default_layout, group_latents
 from .model import DCIGN, kl_divergence, reconstruction_loss
 
 CLAMP_TARGETS = ("z", "params")
@@ -264,12 +266,83 @@ OBJECTIVES: dict[str, type[Objective]] = {
 METHODS = tuple(OBJECTIVES)
 
 
+def parse_layout(text: str) -> dict[str, list[int]]:
+    """'azimuth=0,elevation=1' -> {'azimuth': [0], 'elevation': [1]} (0-based latent indices).
+
+    Raises:
+        ValueError: an entry that is not factor=integer.
+    """
+    layout: dict[str, list[int]] = {}
+    for part in filter(None, text.split(",")):
+        if "=" not in part:
+            raise ValueError(f"--latent-layout entries look like factor=index, got {part!r}")
+        name, idx = part.split("=", 1)
+        try:
+            layout.setdefault(name.strip(), []).append(int(idx))
+        except ValueError:
+            raise ValueError(f"--latent-layout index must be an integer, got {idx!r}") from None
+    return layout
+
+
+DEFAULT_BETA = {"beta-vae": 4.0}
+"""KL weight of a method when none is given (others: 1, the ELBO).  beta = 4: the value of
+disentanglement_lib's study grid used most often for beta-VAE, and Higgins et al.'s (2017)
+for 2D shapes; a beta-VAE left at 1 would silently be the plain baseline."""
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """The method section of a run's config: which objective, with which settings.
+
+    Attributes:
+        name: 'dcign' (clamped one-factor batches, paper §3.1), 'baseline' (plain SGVB on
+            random images, §4.1.1), 'beta-vae' (Higgins et al. 2017), 'ada-gvae' (Locatello et
+            al. 2020); config.json calls it ``method``.
+        latent_layout: factor -> latent indices (:mod:`dcign.layout`); unlisted factors (and
+            identity) share the rest, the intrinsic group.  Checked against the model's
+            latent_dim by :class:`dcign.config.TrainConfig`.
+        invariance_lambda: strength of the invariance-targeting gradient (paper: 0.01).
+        clamp_reference: 'mean' (paper) or 'first' (authors' code).
+        clamp_target: 'z' (paper: clamp the sample) or 'params' (authors' code: mu and log sigma^2).
+        kl_on_clamped: keep the KL gradient of clamped latents (paper) or drop it (authors' code).
+        beta: KL weight; left out (None) it is the method's default, :data:`DEFAULT_BETA`:
+            4 for 'beta-vae' (the value disentanglement_lib's study used most and Higgins et
+            al. 2017 report for their shapes; beta = 1 would be the plain baseline), 1 (the
+            ELBO) for the other methods.  Saved configs hold the number.
+
+    Raises:
+        ValueError: naming the first bad setting.
+    """
+
+    name: str = setting("dcign", "dcign (default), baseline, beta-vae or ada-gvae.", key="method",
+                        check=choice(METHODS, "method"))
+    latent_layout: dict = setting(default_layout, "0-based latent indices (z1 = 0), default "
+                                  "'azimuth=0,elevation=1,light_azimuth=2'; the rest is identity. NAME:PATH data sets: "
+                                  "name their factors, e.g. 'orientation=0,scale=1' (default: one latent per factor).",
+                                  parse=parse_layout)
+    invariance_lambda: float = setting(0.01, "Invariance-targeting strength (default and paper: 0.01; 0 = off).",
+                                       flag="--lambda", check=non_negative)
+    clamp_reference: str = setting("mean", "mean (paper) or first (authors' code).", check=choice(REFERENCES, "clamp_reference"))
+    clamp_target: str = setting("z", "z (paper) or params (authors' code: mu and log sigma^2).",
+                                check=choice(CLAMP_TARGETS, "clamp_target"))
+    kl_on_clamped: bool = setting(True, "Keep the KL term of clamped latents (paper, default) or drop it "
+                                  "(--no-kl-on-clamped, authors' code).", check=boolean)
+    beta: float | None = setting(None, "KL weight (default: 4 for beta-vae, 1 = the ELBO for the others).",
+                                 check=non_negative)
+
+    def __post_init__(self) -> None:
+        if self.beta is None and isinstance(self.name, str):
+            object.__setattr__(self, "beta", DEFAULT_BETA.get(self.name, 1.0))
+        check_fields(self)
+
+
 def objective_for(cfg, groups: dict[str, list[int]] | None = None) -> Objective:
-    """The objective of ``cfg.method`` with the settings of ``cfg`` (a :class:`dcign.config.TrainConfig`).
+    """The objective of a run's method (``cfg``: a :class:`dcign.config.TrainConfig`).
 
     ``groups``: the batch types of a user's data set (see :class:`DCIGNObjective`).
     """
-    if cfg.method == "dcign":
-        return DCIGNObjective(cfg.latent_layout, cfg.latent_dim, cfg.batch_size, cfg.invariance_lambda,
-                              cfg.clamp_reference, cfg.clamp_target, cfg.kl_on_clamped, cfg.beta, groups)
-    return OBJECTIVES[cfg.method](cfg.beta)
+    m = cfg.method
+    if m.name == "dcign":
+        return DCIGNObjective(m.latent_layout, cfg.model.latent_dim, cfg.data.batch_size, m.invariance_lambda,
+                              m.clamp_reference, m.clamp_target, m.kl_on_clamped, m.beta, groups)
+    return OBJECTIVES[m.name](m.beta)

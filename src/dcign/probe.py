@@ -41,14 +41,14 @@ class DisentanglementProbe(L.Callback):
         ids = engine.space.identities("validation")[: self.n_identities]
         self.probe = {}
         for f in ANGLE_FACTORS:
-            if f in self.cfg.latent_layout:
+            if f in self.cfg.method.latent_layout:
                 fs = factor_sweep(engine, f, ids, self.n_values, seed=5)
-                self.probe[f] = (engine.render(fs), fs[f], self.cfg.latent_layout[f][0])
+                self.probe[f] = (engine.render(fs), fs[f], self.cfg.method.latent_layout[f][0])
 
     @rank_zero_only
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
-        if self.cfg.method != "dcign" or step % self.cfg.eval_every or step == 0:
+        if self.cfg.method.name != "dcign" or step % self.cfg.run.eval_every or step == 0:
             return
         if self.probe is None:
             self._build()

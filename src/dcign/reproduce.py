@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .checks import finite_or_none
-from .config import TrainConfig, resume_conflicts
+from .config import TrainConfig, check_resumable
 from .factors import ANGLE_FACTORS
 
 RUNS = ("faces-dcign", "faces-baseline", "chairs-dcign")
@@ -67,11 +68,11 @@ def run_configs(full: bool = False, steps: int | None = None, overrides: dict | 
         full: paper scale (``paper-150``, :data:`GPU_STEPS`, :data:`GPU_WORKERS` render
             workers) instead of the CPU plan (``small-64``, :data:`CPU_STEPS`).
         steps: optimiser steps of every run (overrides the plan and ``overrides``).
-        overrides: extra TrainConfig fields for all three runs (e.g. ``batch_size``,
+        overrides: extra config keys (:data:`dcign.config.KEYS`) for all three runs (e.g. ``batch_size``,
             ``groups_per_step``, ``num_workers``, ``preset``, ``lr``).
 
     Raises:
-        ValueError: overrides name an unknown field, one of :data:`FIXED_KEYS`, or an
+        ValueError: overrides name an unknown key, one of :data:`FIXED_KEYS`, or an
             invalid value; steps < 1.
     """
     overrides = dict(overrides or {})
@@ -103,8 +104,8 @@ def train_run(cfg: TrainConfig, run_dir: str | Path, progress=print, accelerator
         'skipped' (model.json exists), 'resumed' (continued from its checkpoint) or 'trained'.
 
     Raises:
-        ValueError: a checkpointed run whose saved config differs from ``cfg`` (other than
-            steps / num_workers), or a training error (dcign.training raises ValueError).
+        ValueError: a checkpointed run whose saved config differs from ``cfg`` in a key that
+            defines the run (:func:`dcign.config.check_resumable`), or a training error.
         dcign.training.NonFiniteLossError: the loss became NaN/inf.
     """
     from .export import MODEL_CONFIG
@@ -113,34 +114,55 @@ def train_run(cfg: TrainConfig, run_dir: str | Path, progress=print, accelerator
     run_dir = Path(run_dir)
     if (run_dir / MODEL_CONFIG).is_file():
         return "skipped"
-    saved = run_dir / "config.json"
-    resume = saved.is_file()  # train(resume=True) copes with a run killed before its first checkpoint
+    resume = (run_dir / "config.json").is_file()  # train(resume=True) copes with a run killed before its first checkpoint
     if resume:
-        changed = resume_conflicts(TrainConfig.load(saved), cfg, may_change=("steps", "num_workers"))
-        if changed:
-            raise ValueError(f"{run_dir} holds a checkpoint of a different config (fields {changed}); "
-                             "use another out_dir or delete that run folder")
+        try:
+            check_resumable(run_dir, cfg.with_data_version())
+        except ValueError as exc:
+            raise ValueError(f"{exc}; use another out_dir or delete that run folder") from None
     run_dir.mkdir(parents=True, exist_ok=True)
     train_and_export(cfg, run_dir, resume=resume, log=lambda m: progress(f"  {m} ({run_dir.name})"),
                      accelerator=accelerator, devices=1, progress=progress_bar)
     return "resumed" if resume else "trained"
 
 
-def _evaluated(run_dir: Path, n_identities: int, n_values: int, progress, with_metrics: bool = True) -> dict:
+@dataclass(frozen=True)
+class ReproduceSettings:
+    """Sizes of :func:`reproduce`'s evaluation.
+
+    Attributes:
+        eval_identities, eval_values: test identities and angles of the Fig. 6 sweeps.
+        novel_view_identities, novel_view_angles: sizes of the novel-view benchmark.
+        progress_bar: show Lightning's progress bar while training.
+        with_metrics: add the disentanglement metrics to each run's evaluation (about a minute
+            each on 2 cores).
+    """
+
+    eval_identities: int = 20
+    eval_values: int = 19
+    novel_view_identities: int = 10
+    novel_view_angles: int = 7
+    progress_bar: bool = True
+    with_metrics: bool = True
+
+
+def _evaluated(run_dir: Path, settings: ReproduceSettings, progress) -> dict:
     """``evaluate(run_dir)``'s metrics, reusing report/metrics.json when it is current."""
     from .evaluation.report import evaluate
     from .export import MODEL_CONFIG
 
+    n_identities, n_values = settings.eval_identities, settings.eval_values
     path = run_dir / "report" / "metrics.json"
     if path.is_file() and path.stat().st_mtime >= (run_dir / MODEL_CONFIG).stat().st_mtime:
         try:
             m = json.loads(path.read_text())
             s = m.get("settings", {})
-            if s.get("n_test_identities") == n_identities and s.get("n_values") == n_values and ("disentanglement" in m or not with_metrics):
+            if (s.get("n_test_identities") == n_identities and s.get("n_values") == n_values
+                    and ("disentanglement" in m or not settings.with_metrics)):
                 return m
         except (OSError, json.JSONDecodeError):
             pass
-    return evaluate(run_dir, n_identities, n_values, progress=lambda msg: progress(f"  {msg}"), metrics=with_metrics)
+    return evaluate(run_dir, n_identities, n_values, progress=lambda msg: progress(f"  {msg}"), metrics=settings.with_metrics)
 
 
 def rotation_grid(net, angle_map: dict, engine, n_objects: int = 6, n_steps: int = 12, seed: int = 0) -> np.ndarray:
@@ -149,9 +171,10 @@ def rotation_grid(net, angle_map: dict, engine, n_objects: int = 6, n_steps: int
     Each row is one test identity at a random view (input, leftmost) followed by ``n_steps``
     decodings of its code with latent ``angle_map["latent_index"]`` set to evenly spaced
     values between the smallest and the largest entry of the model's fitted table (its
-    calibrated range).  For chairs the azimuth spans -180..180 degrees, a full turn, which a
-    single latent cannot map linearly; sweeping the calibrated latent range shows what the
-    latent actually does instead of trusting the table at every angle.
+    calibrated range; :func:`dcign.inference.latent_traversal`).  For chairs the azimuth spans
+    -180..180 degrees, a full turn, which a single latent cannot map linearly; sweeping the
+    calibrated latent range shows what the latent actually does instead of trusting the table
+    at every angle.
 
     Returns:
         (H, W) float32 grid in [0, 1], ``n_objects`` rows by ``n_steps + 1`` columns.
@@ -160,7 +183,7 @@ def rotation_grid(net, angle_map: dict, engine, n_objects: int = 6, n_steps: int
         ValueError: n_objects outside 1 .. test split, n_steps < 2, or a malformed map.
     """
     from .images import tile
-    from .inference import check_angle_map, decode, encode, net_device
+    from .inference import check_angle_map, encode, latent_traversal, net_device
 
     ids = engine.space.identities("test")
     if not 1 <= n_objects <= len(ids):
@@ -168,7 +191,6 @@ def rotation_grid(net, angle_map: dict, engine, n_objects: int = 6, n_steps: int
     if n_steps < 2:
         raise ValueError(f"n_steps must be >= 2, got {n_steps}")
     check_angle_map("azimuth", angle_map)
-    k = int(angle_map["latent_index"])
     rng = np.random.default_rng([seed, 0xF8])
     factors = engine.space.sample(rng, n_objects, "test")
     factors.identity[:] = rng.choice(ids, size=n_objects, replace=False)
@@ -176,17 +198,61 @@ def rotation_grid(net, angle_map: dict, engine, n_objects: int = 6, n_steps: int
     device = net_device(net)
     mu = encode(net.encode, images, device=device)
     values = np.linspace(min(angle_map["latent"]), max(angle_map["latent"]), n_steps)
-    rows = []
-    for i in range(n_objects):
-        z = np.repeat(mu[i : i + 1], n_steps, axis=0)
-        z[:, k] = values
-        rows.append(np.concatenate([images[i : i + 1], decode(net, z, 128, device)]))
+    swept = latent_traversal(net, mu, int(angle_map["latent_index"]), values, batch_size=128, device=device)
+    rows = [np.concatenate([images[i : i + 1], swept[i]]) for i in range(n_objects)]
     return tile(np.concatenate(rows), n_objects, n_steps + 1)
 
 
+def _novel_views(loaded: dict, settings: ReproduceSettings, out_dir: Path) -> tuple[dict, dict, dict, list[str]]:
+    """Novel-view MSE of both face models per factor (§4.1.1) and the Fig. 7 panels.
+
+    Returns:
+        (full results, MSE, copy-input MSE, written figures).
+    """
+    from .evaluation.novel_view import figure7_columns, novel_view_mse
+    from .images import save_png
+    from .inference import engine_for
+
+    engine = engine_for(loaded["faces-dcign"][1])
+    novel, nv_mse, copy_mse = {}, {}, {}
+    for key, name in (("dcign", "faces-dcign"), ("baseline", "faces-baseline")):
+        net, _, meta = loaded[name]
+        novel[key], nv_mse[key] = {}, {}
+        for f in ANGLE_FACTORS:
+            if f not in meta.get("angle_maps", {}):
+                nv_mse[key][f] = None
+                continue
+            r = novel_view_mse(net, meta["angle_maps"], engine, f, settings.novel_view_identities, settings.novel_view_angles)
+            novel[key][f], nv_mse[key][f] = r, r["mse"]
+            copy_mse[f] = r["copy_input_mse"]
+    figures = []
+    pair = {"baseline": (loaded["faces-baseline"][0], loaded["faces-baseline"][2]["angle_maps"]),
+            "DC-IGN": (loaded["faces-dcign"][0], loaded["faces-dcign"][2]["angle_maps"])}
+    for f in ANGLE_FACTORS:
+        if all(f in am for _, am in pair.values()):
+            save_png(out_dir / f"fig7_{f}.png", figure7_columns(pair, engine, f))
+            figures.append(f"fig7_{f}.png")
+    return novel, nv_mse, copy_mse, figures
+
+
+def _chairs(loaded: dict, settings: ReproduceSettings, out_dir: Path) -> tuple[dict | None, list[str]]:
+    """Chairs azimuth novel views and the Fig. 8 rotation grid (§4.2); (results or None, figures)."""
+    from .evaluation.novel_view import novel_view_mse
+    from .images import save_png
+    from .inference import engine_for
+
+    cnet, ccfg, cmeta = loaded["chairs-dcign"]
+    if "azimuth" not in cmeta.get("angle_maps", {}):
+        return None, []
+    cengine = engine_for(ccfg)
+    chairs_nv = novel_view_mse(cnet, cmeta["angle_maps"], cengine, "azimuth", settings.novel_view_identities,
+                               settings.novel_view_angles)
+    save_png(out_dir / "fig8_chairs.png", rotation_grid(cnet, cmeta["angle_maps"]["azimuth"], cengine))
+    return chairs_nv, ["fig8_chairs.png"]
+
+
 def reproduce(out_dir: str | Path, full: bool = False, steps: int | None = None, progress=print, overrides: dict | None = None, *,
-              accelerator: str = "auto", eval_identities: int = 20, eval_values: int = 19, novel_view_identities: int = 10,
-              novel_view_angles: int = 7, progress_bar: bool = True, with_metrics: bool = True) -> dict:
+              accelerator: str = "auto", settings: ReproduceSettings | None = None, **setting_overrides) -> dict:
     """Train, evaluate and summarise the three runs (paper §4.1, §4.1.1, §4.2); see the module doc.
 
     Args:
@@ -194,13 +260,11 @@ def reproduce(out_dir: str | Path, full: bool = False, steps: int | None = None,
         full: paper scale (``paper-150``, for a GPU) instead of the CPU plan (``small-64``).
         steps: optimiser steps of every run (overrides the plan).
         progress: called with one-line status messages.
-        overrides: extra TrainConfig fields for all runs (e.g. ``{"batch_size": 4,
+        overrides: extra config keys for all runs (e.g. ``{"batch_size": 4,
             "groups_per_step": 1, "num_workers": 0}`` for a smoke test).
         accelerator: Lightning accelerator for training ('auto', 'cpu', 'gpu'); one device.
-        eval_identities, eval_values: test identities and angles of the Fig. 6 sweeps.
-        novel_view_identities, novel_view_angles: sizes of the novel-view benchmark.
-        progress_bar: show Lightning's progress bar while training.
-        with_metrics: add the disentanglement metrics to each run's evaluation (about a minute each on 2 cores).
+        settings: evaluation sizes (:class:`ReproduceSettings`; default its defaults).
+        **setting_overrides: fields of :class:`ReproduceSettings` replacing those of ``settings``.
 
     Returns:
         The dict written to ``out_dir/results.json``: ``fig6`` ({"dcign"|"baseline":
@@ -212,30 +276,30 @@ def reproduce(out_dir: str | Path, full: bool = False, steps: int | None = None,
     Raises:
         ValueError: bad overrides/steps, an unwritable out_dir, a checkpointed run with a
             different config, or eval sizes larger than the test split.
+        TypeError: a setting override that is not a field of :class:`ReproduceSettings`.
         dcign.training.NonFiniteLossError: a run's loss became NaN/inf.
     """
     import torch
 
-    from .evaluation.novel_view import figure7_columns, novel_view_mse
     from .atomic import atomic_write_json, atomic_write_text, check_writable_dir
     from .export import load_model
-    from .images import save_png
-    from .inference import engine_for
 
+    settings = replace(settings or ReproduceSettings(), **setting_overrides)
     configs = run_configs(full, steps, overrides)
     out_dir = check_writable_dir(out_dir)
     timing: dict[str, float] = {}
     status, metrics = {}, {}
     for i, (name, cfg) in enumerate(configs.items(), 1):
         t0 = time.time()
-        progress(f"[{i}/{len(configs)}] {name}: {cfg.method} on {cfg.dataset} ({cfg.preset}), {cfg.steps} steps -> {out_dir / name}")
-        status[name] = train_run(cfg, out_dir / name, progress, accelerator, progress_bar)
+        progress(f"[{i}/{len(configs)}] {name}: {cfg.method.name} on {cfg.data.dataset} ({cfg.model.preset}), "
+                 f"{cfg.run.steps} steps -> {out_dir / name}")
+        status[name] = train_run(cfg, out_dir / name, progress, accelerator, settings.progress_bar)
         if status[name] == "skipped":
             progress(f"  {name}: model.json exists, not retrained")
         timing[f"{name}/train"] = round(time.time() - t0, 1)
         t0 = time.time()
         progress(f"  evaluating {name}")
-        metrics[name] = _evaluated(out_dir / name, eval_identities, eval_values, progress, with_metrics)
+        metrics[name] = _evaluated(out_dir / name, settings, progress)
         timing[f"{name}/evaluate"] = round(time.time() - t0, 1)
 
     device = "cuda" if accelerator != "cpu" and torch.cuda.is_available() else "cpu"
@@ -246,36 +310,12 @@ def reproduce(out_dir: str | Path, full: bool = False, steps: int | None = None,
 
     t0 = time.time()
     progress("novel-view benchmark (faces, test identities)")
-    engine = engine_for(loaded["faces-dcign"][1])
-    novel, nv_mse, copy_mse = {}, {}, {}
-    for key, name in (("dcign", "faces-dcign"), ("baseline", "faces-baseline")):
-        net, _, meta = loaded[name]
-        novel[key], nv_mse[key] = {}, {}
-        for f in ANGLE_FACTORS:
-            if f not in meta.get("angle_maps", {}):
-                nv_mse[key][f] = None
-                continue
-            r = novel_view_mse(net, meta["angle_maps"], engine, f, novel_view_identities, novel_view_angles)
-            novel[key][f], nv_mse[key][f] = r, r["mse"]
-            copy_mse[f] = r["copy_input_mse"]
-    figures = []
-    pair = {"baseline": (loaded["faces-baseline"][0], loaded["faces-baseline"][2]["angle_maps"]),
-            "DC-IGN": (loaded["faces-dcign"][0], loaded["faces-dcign"][2]["angle_maps"])}
-    for f in ANGLE_FACTORS:
-        if all(f in am for _, am in pair.values()):
-            save_png(out_dir / f"fig7_{f}.png", figure7_columns(pair, engine, f))
-            figures.append(f"fig7_{f}.png")
+    novel, nv_mse, copy_mse, figures = _novel_views(loaded, settings, out_dir)
     timing["novel_view"] = round(time.time() - t0, 1)
-
     t0 = time.time()
     progress("chairs: novel views and the Fig. 8 rotation grid")
-    cnet, ccfg, cmeta = loaded["chairs-dcign"]
-    cengine = engine_for(ccfg)
-    chairs_nv = None
-    if "azimuth" in cmeta.get("angle_maps", {}):
-        chairs_nv = novel_view_mse(cnet, cmeta["angle_maps"], cengine, "azimuth", novel_view_identities, novel_view_angles)
-        save_png(out_dir / "fig8_chairs.png", rotation_grid(cnet, cmeta["angle_maps"]["azimuth"], cengine))
-        figures.append("fig8_chairs.png")
+    chairs_nv, chairs_figures = _chairs(loaded, settings, out_dir)
+    figures += chairs_figures
     timing["chairs"] = round(time.time() - t0, 1)
 
     results = {
@@ -289,12 +329,13 @@ def reproduce(out_dir: str | Path, full: bool = False, steps: int | None = None,
                                   "copy_input_mse": chairs_nv["copy_input_mse"] if chairs_nv else None},
         "test_mse": {name: float(metrics[name]["test_mse"]) for name in RUNS},
         "paper": PAPER,
-        "runs": {name: {"dir": name, "status": status[name], "config": json.loads(loaded[name][1].to_json())} for name in RUNS},
+        "runs": {name: {"dir": name, "status": status[name], "config": loaded[name][1].to_dict()} for name in RUNS},
         "figures": figures,
         "settings": {
             "full": full, "steps_argument": steps, "overrides": overrides or {}, "accelerator": accelerator,
-            "image_size": loaded["faces-dcign"][1].image_size, "eval_identities": eval_identities, "eval_values": eval_values,
-            "novel_view_identities": novel_view_identities, "novel_view_angles": novel_view_angles,
+            "image_size": loaded["faces-dcign"][1].image_size, "eval_identities": settings.eval_identities,
+            "eval_values": settings.eval_values, "novel_view_identities": settings.novel_view_identities,
+            "novel_view_angles": settings.novel_view_angles,
             "mse_units": "mean squared error per pixel, grey in [0, 1]",
         },
         "timing_s": timing,

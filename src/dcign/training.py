@@ -16,7 +16,6 @@ Lightning.  Run directories hold ``config.json``, ``checkpoints/`` (:mod:`dcign.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -28,14 +27,14 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from .atomic import atomic_write_json
 from .checkpoints import CHECKPOINT_DIR, AtomicCheckpointIO, last_checkpoint, newest_checkpoint, remove_temp_files
-from .config import TrainConfig, resume_conflicts
+from .config import TrainConfig, check_resumable
 from .data import RenderedSteps
 from .data.datamodule import RenderedDataModule
 from .data.file_stream import FileSteps, weights_override
 from .distributed import check_devices, ddp_gradient_scale
 from .export import export_trained
 from .gpu import FastPathCallback
-from .model import DCIGN, get_preset
+from .model import DCIGN
 from .objectives import OBJECTIVES, Objective, objective_for
 from .probe import DisentanglementProbe
 from .run_logs import truncate_run_logs
@@ -58,10 +57,10 @@ class DisentanglingVAE(L.LightningModule):
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__()
-        self.save_hyperparameters({"config": json.loads(config.to_json())})
+        self.save_hyperparameters({"config": config.to_dict()})
         self.cfg = config
-        self.net = DCIGN(get_preset(config.preset, config.latent_dim, config.channels))
-        groups = config.file_groups() if config.is_file_data and config.method == "dcign" else None
+        self.net = DCIGN(config.model.architecture())
+        groups = config.file_groups() if config.is_file_data and config.method.name == "dcign" else None
         self.objective: Objective = objective_for(config, groups)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -113,7 +112,7 @@ class DisentanglingVAE(L.LightningModule):
         if self._trainer is not None and self.trainer.world_size > 1:
             finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
         if not finite:
-            if self.cfg.on_nonfinite == "skip":
+            if self.cfg.run.on_nonfinite == "skip":
                 self.log("train/skipped_nonfinite", 1.0)
                 return None  # Lightning skips backward and the parameters get no gradient
             self._nonfinite(f"non-finite loss ({loss.item()})")
@@ -135,15 +134,16 @@ class DisentanglingVAE(L.LightningModule):
                     p.grad.mul_(ddp_gradient_scale(world))
 
     def configure_optimizers(self):
-        if self.cfg.optimizer == "adam":
-            return torch.optim.Adam(self.parameters(), lr=self.cfg.lr, betas=(0.9, 0.99))
-        return torch.optim.RMSprop(self.parameters(), lr=self.cfg.lr)
+        run = self.cfg.run
+        if run.optimizer == "adam":
+            return torch.optim.Adam(self.parameters(), lr=run.lr, betas=(0.9, 0.99))
+        return torch.optim.RMSprop(self.parameters(), lr=run.lr)
 
     def on_before_optimizer_step(self, optimizer) -> None:
         # A finite loss can still overflow to inf gradients, which Adam turns into NaN weights.
         grads = [p.grad for p in self.parameters() if p.grad is not None]
         if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
-            if self.cfg.on_nonfinite == "skip":
+            if self.cfg.run.on_nonfinite == "skip":
                 self.log("train/skipped_nonfinite", 1.0)
                 for p in self.parameters():
                     p.grad = None  # the optimiser leaves parameters without gradient alone
@@ -199,12 +199,13 @@ def make_dataset(cfg: TrainConfig, start_step: int = 0, split: str = "train") ->
         ValueError: (for a user's data set, :class:`~dcign.data.sources.DataSourceError`)
             a data set that cannot be read or cannot give the steps asked for.
     """
+    d = cfg.data
     if cfg.is_file_data:
-        return FileSteps(cfg.dataset, cfg.dataset_options, cfg.batch_size, cfg.groups_per_step,
-                         weights_override(cfg.batch_weights), OBJECTIVES[cfg.method].data_mode, seed=cfg.seed,
-                         start_step=start_step, split=split, channels=cfg.channels, size=cfg.image_size)
-    return RenderedSteps(cfg.engine_config(), cfg.batch_size, cfg.groups_per_step, cfg.batch_weights,
-                         OBJECTIVES[cfg.method].data_mode, seed=cfg.seed, start_step=start_step, split=split)
+        return FileSteps(d.dataset, d.dataset_options, d.batch_size, d.groups_per_step,
+                         weights_override(d.batch_weights), OBJECTIVES[cfg.method.name].data_mode, seed=cfg.run.seed,
+                         start_step=start_step, split=split, channels=cfg.model.channels, size=cfg.image_size)
+    return RenderedSteps(cfg.engine_config(), d.batch_size, d.groups_per_step, d.batch_weights,
+                         OBJECTIVES[cfg.method.name].data_mode, seed=cfg.run.seed, start_step=start_step, split=split)
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks=(), accelerator: str = "auto",
@@ -221,7 +222,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
 
     ``run_dir/config.json`` is written once Lightning's Trainer is set up (so a bad
     accelerator, device count or precision writes nothing); with ``resume`` it must match
-    ``cfg`` in every field except :data:`dcign.config.RESUME_MAY_CHANGE` (``steps``, which
+    ``cfg`` in every key except :data:`dcign.config.RESUME_MAY_CHANGE` (``steps``, which
     may grow, ``num_workers`` and ``on_nonfinite``).  Resuming
     continues from the newest checkpoint that loads (from step 0 if the run was killed before
     its first one), deletes temporary files left by killed writes and cuts ``probe.jsonl`` and
@@ -240,27 +241,18 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     cfg = cfg.with_data_version()  # record what the engine renders now
     start_step, ckpt = 0, None
     if resume:
-        saved = run_dir / "config.json"
-        if not saved.is_file():
-            raise ValueError(f"cannot resume: {saved} does not exist (train without --resume to start a new run)")
-        old = TrainConfig.load(saved)
-        changed = resume_conflicts(old, cfg)
-        if changed == ["data_version"]:
-            raise ValueError(f"cannot resume {run_dir}: it was trained on data set version {old.data_version or 'unrecorded'}, "
-                             f"but --dataset {cfg.dataset} now renders {cfg.data_version}; train a new run")
-        if changed:
-            raise ValueError(f"cannot resume {run_dir} with a different config: {', '.join(changed)} differ from its config.json")
+        check_resumable(run_dir, cfg)
         found = newest_checkpoint(run_dir / CHECKPOINT_DIR)  # raises on a damaged/tampered checkpoint
         if found is not None:
             ckpt, start_step = found
         # else: killed before the first checkpoint; the run restarts from step 0 (same stream, same result)
         truncate_run_logs(run_dir, start_step)  # probe rows / events of the steps to redo, torn tails
     checkpoint = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, filename="step{step:07d}", auto_insert_metric_name=False,
-                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
+                                 every_n_train_steps=cfg.run.checkpoint_every, save_top_k=1, save_last=True,
                                  enable_version_counter=False)  # always overwrite: resume reads last.ckpt
     try:  # set up (and so check accelerator / devices / precision) before writing anything
         trainer = L.Trainer(
-            default_root_dir=run_dir, max_steps=cfg.steps, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
+            default_root_dir=run_dir, max_steps=cfg.run.steps, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
             precision=precision, strategy=strategy, logger=TensorBoardLogger(run_dir, name="logs", version=""),
             callbacks=[checkpoint, FastPathCallback(channels_last, compile), FinalCheckpoint(last_checkpoint(run_dir)),
                        *([TQDMProgressBar(refresh_rate=10)] if progress else []), *callbacks],
@@ -272,7 +264,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         raise ValueError(f"cannot set up training with accelerator={accelerator!r}, devices={devices!r}, "
                          f"num_nodes={num_nodes!r}, precision={precision!r}: {exc}") from None
     steps = make_dataset(cfg, start_step)  # a user's data set is read (and refused) before anything is written
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    L.seed_everything(cfg.run.seed, workers=True, verbose=False)
     # Lightning's DDP set-up re-seeds each rank from PL_GLOBAL_SEED once the model is built,
     # which would start a multi-process run's sampling noise elsewhere than a one-process
     # run's.  Every rank builds (or, spawned, inherits) the model from this same state: keep it.
@@ -282,8 +274,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         if resume:
             for folder in (run_dir, run_dir / CHECKPOINT_DIR):
                 remove_temp_files(folder)  # left by a write that was killed; the renamed files are whole
-        atomic_write_json(run_dir / "config.json", json.loads(cfg.to_json()))
-    data = RenderedDataModule(steps, cfg.num_workers)
+        atomic_write_json(run_dir / "config.json", cfg.to_dict())
+    data = RenderedDataModule(steps, cfg.run.num_workers)
     trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
     return module
 

@@ -1,7 +1,7 @@
 """The six disentanglement_lib metrics on a trained model (Locatello et al., ICML 2019 protocol).
 
 :func:`disentanglement_metrics` scores a network on rendered test identities
-(:class:`~dcign.metrics.engine_data.EngineGroundTruth`: azimuth, elevation, light azimuth
+(:class:`~dcign.data.ground_truth.EngineGroundTruth`: azimuth, elevation, light azimuth
 in ``num_bins`` bins, identity) with β-VAE, FactorVAE, MIG, DCI, SAP and modularity
 (:mod:`dcign.metrics`).
 
@@ -60,25 +60,27 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import numbers
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from sklearn.decomposition import PCA
 
+from ..data.ground_truth import EngineGroundTruth
 from ..factors import ANGLE_FACTORS
-from ..metrics import HEADLINE_KEYS, METRICS
-from ..metrics.engine_data import EngineGroundTruth
-from ..metrics.utils import as_random_state, check_count
 from ..inference import encode
+from ..layout import check_layout, intrinsic_latents
+from ..metrics import HEADLINE_KEYS, METRICS
+from ..metrics.utils import as_random_state, check_count
 
 __all__ = [
     "FAST_SETTINGS",
     "FAST_NUM_IDENTITIES",
     "GroupedCode",
+    "MetricsSettings",
     "disentanglement_metrics",
     "metric_settings_for",
 ]
@@ -153,8 +155,7 @@ class GroupedCode:
                  factors: tuple[str, ...] = ANGLE_FACTORS) -> None:
         self.intrinsic_components = check_count("intrinsic_components", intrinsic_components, 1)
         self.extrinsic = [(f, [int(i) for i in latent_layout[f]]) for f in factors if f in latent_layout]
-        taken = {i for _, idx in self.extrinsic for i in idx}
-        self.intrinsic = [i for i in range(latent_dim) if i not in taken]
+        self.intrinsic = intrinsic_latents(dict(self.extrinsic), latent_dim)
         if not self.intrinsic:
             raise ValueError("the latent layout leaves no intrinsic latents to summarise")
         self._pcas: dict[str, PCA] = {}
@@ -326,34 +327,15 @@ def _grouping_layout(cfg, given: Any) -> tuple[dict[str, list[int]] | None, str 
     """The layout the grouped code uses, and where it came from (see ``grouping_layout``).
 
     Raises:
-        ValueError: ``given`` is not a dict of angle factor -> distinct latent indices
-            (ints in 0..latent_dim-1), or leaves no intrinsic latent.
+        ValueError: ``given`` is not a layout of ``cfg``'s code (:func:`dcign.layout.check_layout`).
     """
-    if cfg.method == "dcign" and cfg.latent_layout:
-        return cfg.latent_layout, "the DC-IGN latent layout (paper §3.1)"
+    if cfg.method.name == "dcign" and cfg.method.latent_layout:
+        return cfg.method.latent_layout, "the DC-IGN latent layout (paper §3.1)"
     if given is None or (isinstance(given, dict) and not given):
         return None, None
-    fix = "pass a dict such as {'azimuth': [0], 'elevation': [1], 'light_azimuth': [2]}"
-    if not isinstance(given, dict):
-        raise ValueError(f"grouping_layout must be a dict of factor -> latent indices, got {type(given).__name__}; {fix}")
-    layout, seen = {}, {}
-    for f, idx in given.items():
-        if f not in ANGLE_FACTORS:
-            raise ValueError(f"grouping_layout names {f!r}; the factors are {', '.join(ANGLE_FACTORS)}")
-        if isinstance(idx, (numbers.Integral, str, bytes)) or not isinstance(idx, (list, tuple, np.ndarray)):
-            raise ValueError(f"grouping_layout[{f!r}] must be a list of latent indices, got {idx!r}; {fix}")
-        if len(idx) == 0 or any(isinstance(i, bool) or not isinstance(i, numbers.Integral) for i in idx):
-            raise ValueError(f"grouping_layout[{f!r}] must list int latent indices, got {list(idx)!r}")
-        idx = [int(i) for i in idx]
-        bad = [i for i in idx if not 0 <= i < cfg.latent_dim]
-        if bad:
-            raise ValueError(f"grouping_layout[{f!r}] must list latent indices in 0..{cfg.latent_dim - 1}, got {idx}")
-        # A latent may stand for two factors (the variance rule can pick one latent twice):
-        # it then fills both columns, and the metrics see that it does not separate them.
-        seen.update({i: f for i in idx})
-        layout[f] = idx
-    if len(seen) >= cfg.latent_dim:
-        raise ValueError(f"grouping_layout takes all {cfg.latent_dim} latents; leave some for the intrinsic group")
+    # A latent may stand for two factors (the variance rule can pick one latent twice):
+    # it then fills both columns, and the metrics see that it does not separate them.
+    layout = check_layout(given, cfg.model.latent_dim, name="grouping_layout", shared=True)
     return layout, "grouping_layout (for non-DC-IGN models: the largest-variance latents, paper §4.1.1)"
 
 
@@ -361,23 +343,86 @@ def _identity(codes: np.ndarray) -> np.ndarray:
     return codes
 
 
-def disentanglement_metrics(
-    net,
-    cfg,
-    engine,
-    random_state: np.random.RandomState | int = 0,
-    fast: bool = True,
-    num_points: int | None = None,
-    *,
-    num_bins: int = 10,
-    num_identities: int | None = None,
-    within_bin: str = "centre",
-    intrinsic_components: int = 3,
-    pca_points: int | None = None,
-    metric_settings: dict[str, dict[str, Any]] | None = None,
-    progress: Callable[[str], Any] | None = None,
-    grouping_layout: dict[str, list[int]] | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MetricsSettings:
+    """How :func:`disentanglement_metrics` scores a model (the module docstring's table).
+
+    Attributes:
+        fast: reduced settings (:data:`FAST_SETTINGS`, 20 test identities) or the field's.
+        num_points: rescale every point count (see :func:`metric_settings_for`).
+        num_bins: bins per angle factor (see :class:`EngineGroundTruth`).
+        num_identities: test identities to use (default: 20 if ``fast`` else all).
+        within_bin: ``"centre"`` or ``"uniform"`` (see :class:`EngineGroundTruth`).
+        intrinsic_components: principal components of the intrinsic group in ``grouped``.
+        pca_points: training-identity scenes the grouping PCA is fit on (default 500 if
+            ``fast`` else 2,000).
+        metric_settings: ``{metric: {keyword: value}}`` overriding single settings.
+    """
+
+    fast: bool = True
+    num_points: int | None = None
+    num_bins: int = 10
+    num_identities: int | None = None
+    within_bin: str = "centre"
+    intrinsic_components: int = 3
+    pca_points: int | None = None
+    metric_settings: dict[str, dict[str, Any]] | None = None
+
+    def per_metric(self) -> dict[str, dict[str, Any]]:
+        """Keyword settings of each metric (raises ValueError on unknown metric names)."""
+        settings = metric_settings_for(self.fast, self.num_points)
+        unknown = sorted(set(self.metric_settings or {}) - set(METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) in metric_settings: {unknown}; known: {', '.join(METRICS)}")
+        for name, extra in (self.metric_settings or {}).items():
+            settings[name].update(extra)
+        return settings
+
+    def ground_truth(self, engine) -> EngineGroundTruth:
+        """The scored data: binned test identities of ``engine``."""
+        n = self.num_identities
+        if n is None and self.fast:
+            n = min(FAST_NUM_IDENTITIES, len(engine.space.identities("test")))
+        return EngineGroundTruth(engine, "test", self.num_bins, n, self.within_bin)
+
+    def pca_count(self) -> int:
+        """Training-identity scenes the grouping PCA is fit on."""
+        if self.pca_points is not None:
+            return check_count("pca_points", self.pca_points, 2)
+        return FAST_PCA_POINTS if self.fast else FULL_PCA_POINTS
+
+
+def _fit_grouping(net, cfg, engine, layout, settings: MetricsSettings, seed: int, device, say) -> GroupedCode:
+    """The grouped code of ``layout``, its PCAs fit on training-identity scenes."""
+    n_pca = settings.pca_count()
+    say(f"fitting the grouping PCA on {n_pca} training-identity scenes")
+    scenes = engine.space.sample(np.random.default_rng([seed, 0x9CA]), n_pca, "train")
+    grouping = GroupedCode(layout, cfg.model.latent_dim, settings.intrinsic_components)
+    return grouping.fit(encode(net.encode, engine.render(scenes), batch_size=ENCODE_BATCH, device=device))
+
+
+def _score(encoded: _EncodedData, variants: list[str], per_metric: dict, seed: int, say, timing: dict) -> dict:
+    """``{variant: {metric: result}}`` of every metric on every code variant, in :data:`METRIC_ORDER`."""
+    results: dict[str, dict[str, Any]] = {v: {} for v in variants}
+    for variant in variants:
+        encoded.variant = variant
+        for name in METRIC_ORDER:
+            say(f"{name} ({variant} code)")
+            t = time.perf_counter()
+            if variant == "full" and name in PREFETCHED:
+                encoded.prefetch(lambda: METRICS[name](encoded, _identity, seed, **per_metric[name]))
+            result = METRICS[name](encoded, _identity, seed, **per_metric[name])
+            timing[f"{name}/{variant}"] = time.perf_counter() - t
+            result["settings"]["representation"] = (
+                "posterior mean of all latents" if variant == "full" else "grouped posterior mean (see settings.grouping)"
+            )
+            results[variant][name] = result
+    return results
+
+
+def disentanglement_metrics(net, cfg, engine, random_state: np.random.RandomState | int = 0,
+                            settings: MetricsSettings | None = None, *, progress: Callable[[str], Any] | None = None,
+                            grouping_layout: dict[str, list[int]] | None = None, **overrides) -> dict[str, Any]:
     """β-VAE, FactorVAE, MIG, DCI, SAP and modularity of a trained model, on test identities.
 
     Args:
@@ -388,20 +433,14 @@ def disentanglement_metrics(
             size (e.g. ``dcign.inference.engine_for(cfg)``).
         random_state: int seed, or a ``numpy.random.RandomState`` from which one int seed
             is drawn; every metric gets that seed (disentanglement_lib's protocol).
-        fast: reduced settings (:data:`FAST_SETTINGS`, 20 test identities) or the field's.
-        num_points: rescale every point count (see :func:`metric_settings_for`).
-        num_bins: bins per angle factor (see :class:`EngineGroundTruth`).
-        num_identities: test identities to use (default: 20 if ``fast`` else all).
-        within_bin: ``"centre"`` or ``"uniform"`` (see :class:`EngineGroundTruth`).
-        intrinsic_components: principal components of the intrinsic group in ``grouped``.
-        pca_points: training-identity scenes the grouping PCA is fit on (default 500 if
-            ``fast`` else 2,000).
-        metric_settings: ``{metric: {keyword: value}}`` overriding single settings.
+        settings: a :class:`MetricsSettings` (default: ``MetricsSettings()``, the fast ones).
         progress: optional callable receiving one-line progress messages.
         grouping_layout: factor -> latent indices defining the grouped code of a model
             that is not a DC-IGN (ignored for DC-IGN, whose own layout is used), e.g.
             ``{"azimuth": [14], "elevation": [135], "light_azimuth": [35]}`` from the
             largest-variance rule (:func:`dcign.inference.factor_latents`).
+        **overrides: fields of :class:`MetricsSettings` replacing those of ``settings``
+            (e.g. ``fast=False`` or ``num_points=40``).
 
     Returns:
         A JSON-serialisable dict::
@@ -421,27 +460,22 @@ def disentanglement_metrics(
             metric names in ``metric_settings``, bad counts (see :class:`EngineGroundTruth`),
             a malformed ``grouping_layout`` (unknown factor, indices outside
             0..latent_dim-1 or not ints, no latent left over for the intrinsic group).
-        TypeError: ``random_state`` neither an int nor a ``RandomState``.
+        TypeError: ``random_state`` neither an int nor a ``RandomState``; an override that is
+            not a field of :class:`MetricsSettings`.
     """
     say = progress or (lambda msg: None)
     t_start = time.perf_counter()
-    if engine.config.dataset != cfg.dataset or engine.size != cfg.image_size:
+    settings = replace(settings or MetricsSettings(), **overrides)
+    if engine.config.dataset != cfg.data.dataset or engine.size != cfg.image_size:
         raise ValueError(
             f"the engine renders {engine.config.dataset} at {engine.size} px but the model was trained on "
-            f"{cfg.dataset} at {cfg.image_size} px; build the engine with dcign.inference.engine_for(cfg)"
+            f"{cfg.data.dataset} at {cfg.image_size} px; build the engine with dcign.inference.engine_for(cfg)"
         )
     rs, seed = as_random_state(random_state)
     if seed is None:
         seed = int(rs.randint(2**31 - 1))
-    settings = metric_settings_for(fast, num_points)
-    unknown = sorted(set(metric_settings or {}) - set(METRICS))
-    if unknown:
-        raise ValueError(f"unknown metric(s) in metric_settings: {unknown}; known: {', '.join(METRICS)}")
-    for name, extra in (metric_settings or {}).items():
-        settings[name].update(extra)
-    if num_identities is None and fast:
-        num_identities = min(FAST_NUM_IDENTITIES, len(engine.space.identities("test")))
-    data = EngineGroundTruth(engine, "test", num_bins, num_identities, within_bin)
+    per_metric = settings.per_metric()
+    data = settings.ground_truth(engine)
 
     was_training = net.training
     device = next(net.parameters()).device
@@ -451,30 +485,11 @@ def disentanglement_metrics(
         grouping = None
         layout, layout_source = _grouping_layout(cfg, grouping_layout)
         if layout:
-            n_pca = check_count("pca_points", pca_points, 2) if pca_points is not None else (
-                FAST_PCA_POINTS if fast else FULL_PCA_POINTS)
-            say(f"fitting the grouping PCA on {n_pca} training-identity scenes")
             t = time.perf_counter()
-            scenes = engine.space.sample(np.random.default_rng([seed, 0x9CA]), n_pca, "train")
-            grouping = GroupedCode(layout, cfg.latent_dim, intrinsic_components)
-            grouping.fit(encode(net.encode, engine.render(scenes), batch_size=ENCODE_BATCH, device=device))
+            grouping = _fit_grouping(net, cfg, engine, layout, settings, seed, device, say)
             timing["grouping_pca"] = time.perf_counter() - t
-        encoded = _EncodedData(data, net.encode, grouping, cfg.latent_dim, device)
-        variants = ["full"] + (["grouped"] if grouping is not None else [])
-        results: dict[str, dict[str, Any]] = {v: {} for v in variants}
-        for variant in variants:
-            encoded.variant = variant
-            for name in METRIC_ORDER:
-                say(f"{name} ({variant} code)")
-                t = time.perf_counter()
-                if variant == "full" and name in PREFETCHED:
-                    encoded.prefetch(lambda: METRICS[name](encoded, _identity, seed, **settings[name]))
-                result = METRICS[name](encoded, _identity, seed, **settings[name])
-                timing[f"{name}/{variant}"] = time.perf_counter() - t
-                result["settings"]["representation"] = (
-                    "posterior mean of all latents" if variant == "full" else "grouped posterior mean (see settings.grouping)"
-                )
-                results[variant][name] = result
+        encoded = _EncodedData(data, net.encode, grouping, cfg.model.latent_dim, device)
+        results = _score(encoded, ["full"] + (["grouped"] if grouping is not None else []), per_metric, seed, say, timing)
     finally:
         net.train(was_training)
 
@@ -487,18 +502,18 @@ def disentanglement_metrics(
     out["headline"] = headline
     out["settings"] = {
         "protocol": "Locatello et al. 2019 (ICML), disentanglement_lib: same integer seed for every metric",
-        "fast": bool(fast),
+        "fast": bool(settings.fast),
         "seed": seed,
-        "num_points": num_points,
-        "metric_settings": settings,
+        "num_points": settings.num_points,
+        "metric_settings": per_metric,
         "headline_keys": dict(HEADLINE_KEYS),
         "ground_truth": data.describe(),
         "representation": "posterior mean mu of the encoder",
-        "latent_dim": int(cfg.latent_dim),
-        "grouping": grouping.describe() | {"pca_points": n_pca, "pca_identities": "train split",
+        "latent_dim": int(cfg.model.latent_dim),
+        "grouping": grouping.describe() | {"pca_points": settings.pca_count(), "pca_identities": "train split",
                                            "layout_source": layout_source} if grouping else None,
         "grouping_note": None if grouping else (
-            f"no grouped variant: method {cfg.method!r} has no DC-IGN latent layout and no grouping_layout was given"),
+            f"no grouped variant: method {cfg.method.name!r} has no DC-IGN latent layout and no grouping_layout was given"),
         "images_encoded": int(encoded.images_encoded),
         "cache_hits": int(encoded.cache_hits),
     }

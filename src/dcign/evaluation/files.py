@@ -127,10 +127,10 @@ def file_metrics(net, cfg, data, layout: dict[str, list[int]] | None, progress, 
     if layout:
         extrinsic = {f: idx for f, idx in layout.items() if f not in data.intrinsic_factors}
         taken = {i for idx in extrinsic.values() for i in idx}
-        if extrinsic and len(taken) < cfg.latent_dim:
+        if extrinsic and len(taken) < cfg.model.latent_dim:
             rng = np.random.default_rng([seed, 0x9CA])
             train = data.images(data.random_batch(rng, 500, "train"), net.channels, net.preset.image_size)
-            grouping = GroupedCode(extrinsic, cfg.latent_dim, factors=tuple(extrinsic)).fit(full(train))
+            grouping = GroupedCode(extrinsic, cfg.model.latent_dim, factors=tuple(extrinsic)).fit(full(train))
             variants["grouped"] = lambda x: grouping.transform(full(x))
     results: dict = {v: {} for v in variants}
     headline: dict = {}
@@ -162,12 +162,12 @@ def run_layout(cfg, data, trained_here: bool) -> dict[str, list[int]] | None:
     a run trained elsewhere (e.g. an engine model evaluated on the DC-IGN Torch7 faces) keeps
     the entries of its layout that name factors of this data set.
     """
-    if cfg.method != "dcign":
+    if cfg.method.name != "dcign":
         return None
     if trained_here:
         return cfg.file_groups(data)
-    kept = {f: list(idx) for f, idx in cfg.latent_layout.items() if f in data.factor_names}
-    return file_layout(data.factor_names, data.intrinsic_factors, cfg.latent_dim, kept or None)
+    kept = {f: list(idx) for f, idx in cfg.method.latent_layout.items() if f in data.factor_names}
+    return file_layout(data.factor_names, data.intrinsic_factors, cfg.model.latent_dim, kept or None)
 
 
 def evaluate_files(run_dir: str | Path, net, cfg, data, progress=print, metrics: bool = True, trained_here: bool = True,
@@ -198,9 +198,9 @@ def evaluate_files(run_dir: str | Path, net, cfg, data, progress=print, metrics:
     progress("latent traversals and reconstructions")
     mse, traversed = traversals_and_reconstructions(net, data, latent_of, out_dir)
     result = {
-        "run": str(run_dir), "method": cfg.method, "dataset": data.name, "trained_on": str(cfg.dataset),
+        "run": str(run_dir), "method": cfg.method.name, "dataset": data.name, "trained_on": str(cfg.data.dataset),
         "evaluated_on": data.describe(),
-        "preset": cfg.preset, "channels": int(net.channels), "fig6": fig6, "fig6_skipped": skipped,
+        "preset": cfg.model.preset, "channels": int(net.channels), "fig6": fig6, "fig6_skipped": skipped,
         "active_variance_share": share,
         "test_mse": mse, "latent_of": latent_of, "latent_layout": layout,
         "settings": {"n_groups": n_groups, "batch_size": batch_size, "mse_images": 500, "split": "test"},

@@ -25,7 +25,9 @@ from ..atomic import atomic_write_json, atomic_write_text  # noqa: E402
 from ..export import load_model  # noqa: E402
 from ..factors import ANGLE_FACTORS  # noqa: E402
 from ..images import save_png, tile  # noqa: E402
-from ..inference import correlations, decode, encode, engine_for, factor_latents, factor_sweep, fit_angle_maps  # noqa: E402
+from ..inference import (  # noqa: E402
+    correlations, decode, encode, engine_for, factor_latents, factor_sweep, fit_angle_maps, latent_traversal,
+)
 
 UNITS = {"azimuth": "azimuth (deg)", "elevation": "elevation (deg)", "light_azimuth": "light azimuth (deg)"}
 
@@ -68,12 +70,8 @@ def traversals(net, engine, angle_maps: dict, latent_of: dict[str, int], out_dir
     for f, k in latent_of.items():
         m = angle_maps.get(f)
         lo, hi = (min(m["latent"]), max(m["latent"])) if m else (float(mu[:, k].min()) - 2, float(mu[:, k].max()) + 2)
-        grid_vals = np.linspace(lo, hi, n_steps)
-        rows = []
-        for i in range(n_inputs):
-            z = np.repeat(mu[i : i + 1], n_steps, axis=0)
-            z[:, k] = grid_vals
-            rows.append(np.concatenate([images[i : i + 1], recon[i : i + 1], decode(net, z)]))
+        swept = latent_traversal(net, mu, k, np.linspace(lo, hi, n_steps))
+        rows = [np.concatenate([images[i : i + 1], recon[i : i + 1], swept[i]]) for i in range(n_inputs)]
         save_png(out_dir / f"traversal_{f}.png", tile(np.concatenate(rows), n_inputs, n_steps + 2))
         names.append(f)
     return names
@@ -111,17 +109,17 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
         from ..data.sources import open_dataset
         from .files import evaluate_files
 
-        here = dataset is None or dataset == cfg.dataset
-        data = cfg.open_data() if here and dataset_options is None else open_dataset(dataset or cfg.dataset, **(dataset_options or {}))
+        here = dataset is None or dataset == cfg.data.dataset
+        data = cfg.open_data() if here and dataset_options is None else open_dataset(dataset or cfg.data.dataset, **(dataset_options or {}))
         return evaluate_files(run_dir, net, cfg, data, progress, metrics, trained_here=here and cfg.is_file_data)
     engine = engine_for(cfg)
-    if not 1 <= n_identities <= cfg.num_test_identities:
-        raise ValueError(f"--identities must be in 1..{cfg.num_test_identities} (the test split), got {n_identities}")
+    if not 1 <= n_identities <= cfg.data.num_test_identities:
+        raise ValueError(f"--identities must be in 1..{cfg.data.num_test_identities} (the test split), got {n_identities}")
     out_dir = run_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     progress("choosing factor latents")
     saved = meta.get("latent_of")  # chosen at export time; the angle maps belong to these latents
-    latent_of = {f: int(k) for f, k in saved.items()} if saved else factor_latents(net.encode, engine, cfg.latent_layout, cfg.method)
+    latent_of = {f: int(k) for f, k in saved.items()} if saved else factor_latents(net.encode, engine, cfg.method.latent_layout, cfg.method.name)
     angle_maps = meta.get("angle_maps") or fit_angle_maps(net.encode, engine, latent_of)
     progress("Fig. 6 sweeps")
     f6 = fig6(net, engine, latent_of, n_identities, n_values, out_dir)
@@ -130,7 +128,7 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
     progress("reconstructions")
     mse = reconstructions(net, engine, out_dir)
     result = {
-        "run": str(run_dir), "method": cfg.method, "dataset": cfg.dataset, "preset": cfg.preset,
+        "run": str(run_dir), "method": cfg.method.name, "dataset": cfg.data.dataset, "preset": cfg.model.preset,
         "fig6": f6, "test_mse": mse, "latent_of": latent_of,
         "settings": {"n_test_identities": n_identities, "n_values": n_values, "mse_images": 500},
     }
@@ -139,7 +137,7 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
 
         progress("disentanglement metrics (fast settings)")
         # Models without a DC-IGN layout are grouped by the latents the variance rule chose.
-        grouping_layout = None if cfg.method == "dcign" else {f: [k] for f, k in latent_of.items()}
+        grouping_layout = None if cfg.method.name == "dcign" else {f: [k] for f, k in latent_of.items()}
         result["disentanglement"] = disentanglement_metrics(net, cfg, engine, random_state=0, fast=True,
                                                             grouping_layout=grouping_layout)
     atomic_write_json(out_dir / "metrics.json", result)

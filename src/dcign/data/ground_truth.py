@@ -40,13 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from ..factors import ANGLE_FACTORS, Factors
-from .utils import as_random_state, check_count, check_factors
+from ..factors import ANGLE_FACTORS, FACTORS, Factors
+from ..metrics.utils import as_random_state, check_count, check_factors
 
-__all__ = ["ENGINE_FACTORS", "WITHIN_BIN", "EngineGroundTruth"]
-
-ENGINE_FACTORS = ANGLE_FACTORS + ("identity",)
-"""Factor names in column order: azimuth, elevation, light_azimuth, identity."""
+__all__ = ["WITHIN_BIN", "EngineGroundTruth"]
 
 WITHIN_BIN = ("centre", "uniform")
 """Ways to pick the rendered angle inside a bin (see the module docstring)."""
@@ -68,7 +65,7 @@ class EngineGroundTruth:
     Attributes:
         num_factors: 4.
         factors_num_values: ``[num_bins, num_bins, num_bins, num_identities]``.
-        factor_names: :data:`ENGINE_FACTORS`.
+        factor_names: :data:`FACTORS`.
         identities: ``(num_identities,)`` int64 engine identity indices; factor value ``j``
             of ``identity`` renders engine identity ``identities[j]``.
 
@@ -106,7 +103,7 @@ class EngineGroundTruth:
     # ------------------------------------------------------------------ protocol
     @property
     def num_factors(self) -> int:
-        return len(ENGINE_FACTORS)
+        return len(FACTORS)
 
     @property
     def factors_num_values(self) -> list[int]:
@@ -114,7 +111,7 @@ class EngineGroundTruth:
 
     @property
     def factor_names(self) -> tuple[str, ...]:
-        return ENGINE_FACTORS
+        return FACTORS
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
@@ -217,11 +214,11 @@ class EngineGroundTruth:
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable description (factors, bins in degrees, split) for result settings."""
         return {
-            "ground_truth": "dcign.metrics.engine_data.EngineGroundTruth",
+            "ground_truth": "dcign.data.ground_truth.EngineGroundTruth",
             "dataset": self.engine.config.dataset,
             "image_size": int(self.engine.size),
             "split": self.split,
-            "factor_names": list(ENGINE_FACTORS),
+            "factor_names": list(FACTORS),
             "factors_num_values": self.factors_num_values,
             "num_bins": self.num_bins,
             "bin_width_deg": {
@@ -248,9 +245,9 @@ class EngineGroundTruth:
         factors = check_factors(factors)
         if factors.shape[1] != self.num_factors:
             raise ValueError(
-                f"factors must have {self.num_factors} columns ({', '.join(ENGINE_FACTORS)}), got {factors.shape[1]}"
+                f"factors must have {self.num_factors} columns ({', '.join(FACTORS)}), got {factors.shape[1]}"
             )
-        for k, (name, n) in enumerate(zip(ENGINE_FACTORS, self.factors_num_values)):
+        for k, (name, n) in enumerate(zip(FACTORS, self.factors_num_values)):
             col = factors[:, k]
             if col.size and (col.min() < 0 or col.max() >= n):
                 raise ValueError(f"factor {name} takes indices 0..{n - 1}, got values in {col.min()}..{col.max()}")
