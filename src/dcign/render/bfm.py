@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .mesh import Mesh, vertex_normals
+from .mesh import Mesh, identity_coefficients, vertex_normals
 
 FIT_RADIUS = 1.0  # renderer units from the mean shape's centre to its farthest vertex (frame: +-1.1)
 IDENTITY_CLIP = 2.5
@@ -215,11 +215,7 @@ class BFMModel:
         Raises:
             ValueError: wrong length or non-finite coefficients.
         """
-        c = np.asarray(identity, dtype=np.float64)
-        if c.shape != (self.identity_dim,):
-            raise ValueError(f"a BFM identity has {self.identity_dim} coefficients, got shape {c.shape}")
-        if not np.all(np.isfinite(c)):
-            raise ValueError("BFM identity coefficients must be finite")
+        c = identity_coefficients(identity, self.identity_dim, "BFM")
         k = self.num_modes
         p = (self.shape_mean + np.tensordot(c[:k], self.shape_basis, axes=1) - self._centre) * self._scale
         albedo = self.albedo_mean + np.tensordot(c[k:], self.albedo_basis, axes=1)

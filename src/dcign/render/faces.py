@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import face_template as ft
-from .mesh import Mesh, vertex_normals
+from .mesh import Mesh, identity_coefficients, vertex_normals
 
 CM_PER_UNIT = 10.5
 PIVOT_CM = (0.0, -0.5, -1.0)  # object-space origin in template cm: the head turns about it
@@ -199,11 +199,7 @@ class FaceModel:
         return self._template_cm + np.tensordot(c[: len(self.shape_names)], self.shape_basis, axes=1)
 
     def _check(self, identity) -> np.ndarray:
-        c = np.asarray(identity, dtype=np.float64)
-        if c.shape != (self.identity_dim,):
-            raise ValueError(f"a face identity has {self.identity_dim} coefficients, got shape {c.shape}")
-        if not np.all(np.isfinite(c)):
-            raise ValueError("face identity coefficients must be finite")
+        c = identity_coefficients(identity, self.identity_dim, "face")
         return c
 
     def mesh(self, identity: np.ndarray) -> Mesh:

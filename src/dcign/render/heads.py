@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import Mesh, vertex_normals
+from .mesh import Mesh, identity_coefficients, vertex_normals
 
 GRID_LONGITUDE = 80  # vertices around the head (denser on the face, see FRONT_WARP)
 GRID_LATITUDE = 56  # vertices from chin to crown
@@ -229,11 +229,7 @@ class HeadModel:
         Raises:
             ValueError: wrong length or non-finite coefficients.
         """
-        c = np.asarray(identity, dtype=np.float64)
-        if c.shape != (self.identity_dim,):
-            raise ValueError(f"a face identity has {self.identity_dim} coefficients, got shape {c.shape}")
-        if not np.all(np.isfinite(c)):
-            raise ValueError("face identity coefficients must be finite")
+        c = identity_coefficients(identity, self.identity_dim, "face")
         k = len(self.shape_names)
         n_grid = self.shape_basis.shape[1]
         positions = self.template.copy()

@@ -63,6 +63,22 @@ class Mesh:
         return int(self.triangles.shape[0])
 
 
+
+def identity_coefficients(identity, dim: int, what: str) -> np.ndarray:
+    """``identity`` as a (dim,) float64 array of finite coefficients.
+
+    ``what`` names the model in the error (e.g. 'face', 'BFM').
+
+    Raises:
+        ValueError: wrong length or non-finite coefficients.
+    """
+    c = np.asarray(identity, dtype=np.float64)
+    if c.shape != (dim,):
+        raise ValueError(f"a {what} identity has {dim} coefficients, got shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError(f"{what} identity coefficients must be finite")
+    return c
+
 def vertex_normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Area-weighted vertex normals of a triangle mesh.
 
