@@ -68,6 +68,30 @@ def main() -> None:
         raise SystemExit(f"error: {exc}") from None
 
 
+def score_runs(args, models, f_train, f_test, x_train, x_test, x_pca, data, describe_grouping: bool) -> None:
+    """Print one row per run: MIG and DCI of its grouped code (DCI by GBT) and of its full code.
+
+    ``data`` is the users' data set for file-trained runs (None for the engine), used to pick the
+    grouped code; ``describe_grouping`` appends the grouped code's first columns to each row.
+    """
+    print(f"{'run':32s} {'method':9s} {'steps':>6s} {'MIG grp':>8s} {'DCI-D grp':>9s} {'DCI-C grp':>9s} "
+          f"{'MIG full':>8s} {'DCI-D full':>10s} {'seconds':>8s}", flush=True)
+    for run_dir, net, cfg, meta in models:
+        t = time.perf_counter()
+        net.eval()
+        mu_train, mu_test = encode(net.encode, x_train), encode(net.encode, x_test)
+        grouping = grouping_for(cfg, meta, data).fit(encode(net.encode, x_pca))
+        g_train, g_test = grouping.transform(mu_train), grouping.transform(mu_test)
+        mig_g = metrics.mig_from_codes(f_train, g_train)["discrete_mig"]
+        dci_g = metrics.dci_from_codes(f_train, g_train, f_test, g_test, model="gbt", random_state=args.seed)
+        mig_f = metrics.mig_from_codes(f_train, mu_train)["discrete_mig"]
+        dci_f = metrics.dci_from_codes(f_train, mu_train, f_test, mu_test, model="extra_trees", random_state=args.seed)
+        tail = f"   grouped: {', '.join(grouping.describe()['columns'][:3])}" if describe_grouping else ""
+        print(f"{str(run_dir)[-32:]:32s} {cfg.method.name:9s} {cfg.run.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
+              f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
+              f"{time.perf_counter() - t:8.0f}{tail}", flush=True)
+
+
 def compare_runs(args) -> None:
     if args.points < 20:
         raise ValueError(f"--points must be at least 20 (the field uses 10,000), got {args.points}")
@@ -94,21 +118,7 @@ def compare_runs(args) -> None:
     print(f"rendered {len(x_train) + len(x_test) + len(x_pca)} images in {time.perf_counter() - t:.0f} s "
           f"({args.points} train / {args.points // 2} test points, {args.identities} test identities)", flush=True)
 
-    print(f"{'run':32s} {'method':9s} {'steps':>6s} {'MIG grp':>8s} {'DCI-D grp':>9s} {'DCI-C grp':>9s} "
-          f"{'MIG full':>8s} {'DCI-D full':>10s} {'seconds':>8s}", flush=True)
-    for run_dir, net, cfg, meta in models:
-        t = time.perf_counter()
-        net.eval()
-        mu_train, mu_test = encode(net.encode, x_train), encode(net.encode, x_test)
-        grouping = grouping_for(cfg, meta).fit(encode(net.encode, x_pca))
-        g_train, g_test = grouping.transform(mu_train), grouping.transform(mu_test)
-        mig_g = metrics.mig_from_codes(f_train, g_train)["discrete_mig"]
-        dci_g = metrics.dci_from_codes(f_train, g_train, f_test, g_test, model="gbt", random_state=args.seed)
-        mig_f = metrics.mig_from_codes(f_train, mu_train)["discrete_mig"]
-        dci_f = metrics.dci_from_codes(f_train, mu_train, f_test, mu_test, model="extra_trees", random_state=args.seed)
-        print(f"{str(run_dir)[-32:]:32s} {cfg.method.name:9s} {cfg.run.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
-              f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
-              f"{time.perf_counter() - t:8.0f}   grouped: {', '.join(grouping.describe()['columns'][:3])}", flush=True)
+    score_runs(args, models, f_train, f_test, x_train, x_test, x_pca, data=None, describe_grouping=True)
 
 
 def compare_file_runs(args, models) -> None:
@@ -131,21 +141,7 @@ def compare_file_runs(args, models) -> None:
     print(f"read {len(x_train) + len(x_test) + len(x_pca)} images of {data.name} in {time.perf_counter() - t:.0f} s "
           f"({args.points} train / {args.points // 2} test points on the {gt.split} split; factors "
           f"{dict(zip(gt.factor_names, gt.factors_num_values))})", flush=True)
-    print(f"{'run':32s} {'method':9s} {'steps':>6s} {'MIG grp':>8s} {'DCI-D grp':>9s} {'DCI-C grp':>9s} "
-          f"{'MIG full':>8s} {'DCI-D full':>10s} {'seconds':>8s}", flush=True)
-    for run_dir, net, cfg, meta in models:
-        t = time.perf_counter()
-        net.eval()
-        mu_train, mu_test = encode(net.encode, x_train), encode(net.encode, x_test)
-        grouping = grouping_for(cfg, meta, data).fit(encode(net.encode, x_pca))
-        g_train, g_test = grouping.transform(mu_train), grouping.transform(mu_test)
-        mig_g = metrics.mig_from_codes(f_train, g_train)["discrete_mig"]
-        dci_g = metrics.dci_from_codes(f_train, g_train, f_test, g_test, model="gbt", random_state=args.seed)
-        mig_f = metrics.mig_from_codes(f_train, mu_train)["discrete_mig"]
-        dci_f = metrics.dci_from_codes(f_train, mu_train, f_test, mu_test, model="extra_trees", random_state=args.seed)
-        print(f"{str(run_dir)[-32:]:32s} {cfg.method.name:9s} {cfg.run.steps:6d} {mig_g:8.3f} {dci_g['disentanglement']:9.3f} "
-              f"{dci_g['completeness']:9.3f} {mig_f:8.3f} {dci_f['disentanglement']:10.3f} "
-              f"{time.perf_counter() - t:8.0f}", flush=True)
+    score_runs(args, models, f_train, f_test, x_train, x_test, x_pca, data=data, describe_grouping=False)
 
 
 if __name__ == "__main__":
