@@ -35,7 +35,7 @@ def check_layout(layout, latent_dim: int, name: str = "latent_layout", shared: b
 
     Raises:
         ValueError: not a dict, an unknown factor (identity takes the rest), indices that are
-            not ints in 0..latent_dim-1, a latent given to two factors (unless ``shared``), or
+            not ints in 0..latent_dim-1, a latent listed twice, a latent given to two factors (unless ``shared``), or
             no latent left for the intrinsic group.
     """
     fix = "pass a dict such as {'azimuth': [0], 'elevation': [1], 'light_azimuth': [2]}"
@@ -52,6 +52,8 @@ def check_layout(layout, latent_dim: int, name: str = "latent_layout", shared: b
                 or any(not 0 <= i < latent_dim for i in idx)):
             raise ValueError(f"{name}[{factor!r}] must list int latent indices in 0..{latent_dim - 1}, got {list(idx)!r}")
         idx = [int(i) for i in idx]
+        if len(set(idx)) != len(idx):
+            raise ValueError(f"{name}[{factor!r}] lists a latent twice: {idx}; give each latent once")
         if not shared and used & set(idx):
             raise ValueError(f"{name} gives latent(s) {sorted(used & set(idx))} to two factors")
         used |= set(idx)

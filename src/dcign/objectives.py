@@ -270,8 +270,10 @@ def parse_layout(text: str) -> dict[str, list[int]]:
     """'azimuth=0,elevation=1' -> {'azimuth': [0], 'elevation': [1]} (0-based latent indices).
 
     Raises:
-        ValueError: an entry that is not factor=integer.
+        ValueError: an entry that is not factor=integer, or no entry at all.
     """
+    if not text.strip(", \t"):
+        raise ValueError("--latent-layout names no factor; omit it for the default layout or pass factor=index,...")
     layout: dict[str, list[int]] = {}
     for part in filter(None, text.split(",")):
         if "=" not in part:
