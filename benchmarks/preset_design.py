@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from dcign import model
+from dcign.allocator import keep_freed_memory
 from dcign.config import TrainConfig
 from dcign.data import RenderedSteps
 from dcign.data.engine import SceneEngine
@@ -177,6 +178,7 @@ def main() -> None:
     ap.add_argument("--cost-only", action="store_true")
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args()
+    keep_freed_memory()  # as dcign train does
     names = args.designs.split(",")
     register(names)
     cfg = TrainConfig.from_dict(dict(lr=args.lr))

@@ -23,6 +23,7 @@ import time
 
 import torch
 
+from dcign.allocator import keep_freed_memory
 from dcign.config import TrainConfig
 from dcign.training import DisentanglingVAE
 
@@ -142,6 +143,7 @@ def main() -> None:
     ap.add_argument("--variants", action="store_true", help="thread count x channels_last x torch.compile")
     ap.add_argument("--render-worker", action="store_true", help="with --variants: time beside a render worker")
     args = ap.parse_args()
+    keep_freed_memory()  # as dcign train does (dcign.allocator)
     if args.variants:
         for preset in args.presets.split(","):
             variants(preset, args.repeats, args.render_worker)

@@ -25,6 +25,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from .allocator import keep_freed_memory
 from .atomic import atomic_write_json
 from .checkpoints import CHECKPOINT_DIR, AtomicCheckpointIO, last_checkpoint, newest_checkpoint, remove_temp_files
 from .config import TrainConfig, check_resumable
@@ -238,6 +239,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     """
     run_dir = Path(run_dir)
     check_devices(accelerator, devices)
+    keep_freed_memory()  # a step re-faulted its whole working set without this (dcign.allocator)
     cfg = cfg.with_data_version()  # record what the engine renders now
     start_step, ckpt = 0, None
     if resume:
