@@ -34,7 +34,7 @@ import torch
 
 from dcign import model
 from dcign.allocator import keep_freed_memory
-from dcign.config import TrainConfig
+from dcign.config import TrainConfig, lr_factor
 from dcign.data import RenderedSteps
 from dcign.data.engine import SceneEngine
 from dcign.inference import correlations, decode, encode, factor_sweep
@@ -122,17 +122,25 @@ def quality(net, cfg: TrainConfig, val: dict) -> dict:
     return row
 
 
-def make_module(name: str, lr: float, seed: int = 0) -> DisentanglingVAE:
-    cfg = TrainConfig.from_dict(dict(preset=name, lr=lr, seed=seed))
+def make_module(name: str, lr: float, seed: int = 0, **settings) -> DisentanglingVAE:
+    cfg = TrainConfig.from_dict(dict(preset=name, lr=lr, seed=seed, **settings))
     torch.manual_seed(seed)
     return DisentanglingVAE(cfg)
+
+
+def optimiser(module: DisentanglingVAE):
+    """The optimiser of ``dcign train`` (its schedule is applied by :func:`step`)."""
+    opt = module.configure_optimizers()
+    return opt["optimizer"] if isinstance(opt, dict) else opt
 
 
 def batch_of(images: np.ndarray, varied: np.ndarray, i: int) -> dict:
     return {"images": torch.from_numpy(images[i]).float().div_(255.0), "varied": torch.from_numpy(varied[i])}
 
 
-def step(module, opt, batch) -> float:
+def step(module, opt, batch, i: int = 0) -> float:
+    for group in opt.param_groups:
+        group["lr"] = module.cfg.run.lr * lr_factor(module.cfg.run, i)
     t = time.perf_counter()
     loss = module.losses(batch)["loss"]
     opt.zero_grad(set_to_none=True)
@@ -153,7 +161,7 @@ def forward_gflops_per_image(module: DisentanglingVAE) -> float:
 
 def cost_only(names: list[str], lr: float, repeats: int, images, varied) -> None:
     mods = {n: make_module(n, lr) for n in names}
-    opts = {n: m.configure_optimizers() for n, m in mods.items()}
+    opts = {n: optimiser(m) for n, m in mods.items()}
     times = {n: [] for n in names}
     for r in range(repeats + 2):
         for n in names:
@@ -177,7 +185,13 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="append one JSON line per design here")
     ap.add_argument("--cost-only", action="store_true")
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--lr-schedule", default="constant", help="constant or cosine (as dcign train --lr-schedule)")
+    ap.add_argument("--invariance-lambda", type=float, default=None, help="as dcign train (default: the config's)")
+    ap.add_argument("--tag", default="", help="label printed with each row")
     args = ap.parse_args()
+    settings = {"lr_schedule": args.lr_schedule}
+    if args.invariance_lambda is not None:
+        settings["invariance_lambda"] = args.invariance_lambda
     keep_freed_memory()  # as dcign train does
     names = args.designs.split(",")
     register(names)
@@ -194,14 +208,14 @@ def main() -> None:
             + " ".join(f"{f[:5]:>5s} {'(w)':>5s}" for f in ANGLE_FACTORS))
     print(head, flush=True)
     for n in names:
-        module = make_module(n, args.lr)
-        opt = module.configure_optimizers()
-        times = [step(module, opt, batch_of(images, varied, i)) for i in range(args.steps)]
+        module = make_module(n, args.lr, steps=args.steps, **settings)
+        opt = optimiser(module)
+        times = [step(module, opt, batch_of(images, varied, i), i) for i in range(args.steps)]
         q = quality(module.net, module.cfg, val)
         row = {"design": n, "preset": asdict(model.PRESETS[n]), "params": sum(p.numel() for p in module.parameters()),
-               "gflop_per_image_forward": forward_gflops_per_image(module), "steps": args.steps, "lr": args.lr,
+               "gflop_per_image_forward": forward_gflops_per_image(module), "steps": args.steps, "lr": args.lr, "tag": args.tag, **settings,
                "seconds_per_step_median": float(np.median(times)), "faces": faces_version(), **q}
-        print(f"{n:10s} {row['params']:9d} {row['gflop_per_image_forward']:9.4f} {args.steps:5d} "
+        print(f"{n + args.tag:10s} {row['params']:9d} {row['gflop_per_image_forward']:9.4f} {args.steps:5d} "
               f"{row['seconds_per_step_median']:7.3f} {q['val_mse']:8.5f} "
               + " ".join(f"{q[f]:5.3f} {q[f + '_within']:5.3f}" for f in ANGLE_FACTORS), flush=True)
         if args.json:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from support import ENV, STEPS, TINY, all_finite, assert_same_tensors, assert_same_training_state, ckpt_state, run_train, tiny
 
-from dcign.config import TrainConfig
+from dcign.config import COSINE_FLOOR, TrainConfig, lr_factor
 from dcign.export import export_model
 from dcign.model import DCIGN, get_preset
 from dcign.checkpoints import load_checkpoint_file
@@ -143,6 +143,23 @@ def test_optimizers():
     assert isinstance(module().configure_optimizers(), torch.optim.Adam)
     assert module().configure_optimizers().defaults["betas"] == (0.9, 0.99)
     assert isinstance(module(optimizer="rmsprop").configure_optimizers(), torch.optim.RMSprop)
+
+
+def test_cosine_schedule_values():
+    run = tiny(lr_schedule="cosine", steps=100).run
+    assert lr_factor(run, 0) == 1.0 and lr_factor(tiny().run, 70) == 1.0  # constant: always 1
+    assert lr_factor(run, 50) == pytest.approx(COSINE_FLOOR + (1 - COSINE_FLOOR) / 2)
+    assert lr_factor(run, 100) == pytest.approx(COSINE_FLOOR) and lr_factor(run, 500) == pytest.approx(COSINE_FLOOR)
+    assert all(lr_factor(run, s) > lr_factor(run, s + 1) for s in range(100))  # falls every step
+
+
+def test_cosine_schedule_runs_through_lightning_and_resume(tmp_path):
+    """Lightning steps the schedule once per optimiser step, and a resumed run continues it."""
+    module = run_train(tmp_path / "run", steps=4, checkpoint_every=2, lr_schedule="cosine", lr=1e-3)
+    cfg = module.cfg.run
+    assert module.trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(cfg, 4))
+    resumed = run_train(tmp_path / "run", resume=True, steps=6, lr_schedule="cosine", lr=1e-3)
+    assert resumed.trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(resumed.cfg.run, 6))
 
 
 # --------------------------------------------------------------------------------------

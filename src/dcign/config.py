@@ -19,6 +19,7 @@ one section), the form every earlier version wrote, so old run directories load 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from .model import ModelConfig
 from .objectives import MethodConfig
 
 OPTIMIZERS = ("adam", "rmsprop")
+LR_SCHEDULES = ("constant", "cosine")
 ON_NONFINITE = ("stop", "skip")
 
 
@@ -42,6 +44,9 @@ class RunConfig:
         steps: optimiser steps.
         optimizer: 'adam' (what the authors' code ran: Adam(lr, betas 0.9/0.99)) or 'rmsprop'
             (the paper's text); lr: learning rate.
+        lr_schedule: 'constant' (the paper's) or 'cosine': the rate falls from ``lr`` to
+            ``lr * COSINE_FLOOR`` over ``steps`` on a half cosine (Loshchilov & Hutter 2017,
+            without restarts), see :func:`lr_factor`.
         seed: seeds weights, sampling noise and the data stream.
         num_workers: render processes (0 renders in the training process).
         checkpoint_every, eval_every: steps between checkpoints and between probes.
@@ -55,6 +60,8 @@ class RunConfig:
     optimizer: str = setting("adam", "adam (authors' code, default) or rmsprop (paper text).",
                              check=choice(OPTIMIZERS, "optimizer"))
     lr: float = setting(5e-4, "Learning rate (default 5e-4).", check=positive)
+    lr_schedule: str = setting("constant", "constant (paper) or cosine: decay to 1/50 of --lr over --steps.",
+                               check=choice(LR_SCHEDULES, "lr_schedule"))
     seed: int = setting(0, "Seed of weights, noise and data stream (default 0).", check=seed_range)
     num_workers: int = setting(1, "Render worker processes (default 1; 0 renders in the training process).",
                                flag="--workers", check=count)
@@ -66,6 +73,23 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+
+COSINE_FLOOR = 0.02
+"""Last learning rate of the cosine schedule, as a fraction of ``lr``."""
+
+
+def lr_factor(run: RunConfig, step: int) -> float:
+    """Learning-rate multiplier at optimiser step ``step`` (0-based) of a run.
+
+    'constant': 1.  'cosine': ``f + (1 - f) * (1 + cos(pi * t)) / 2`` with
+    ``t = min(step / steps, 1)`` and ``f`` = :data:`COSINE_FLOOR`; a resumed run that raises
+    ``steps`` stretches the rest of the curve.
+    """
+    if run.lr_schedule == "constant":
+        return 1.0
+    t = min(max(step, 0) / run.steps, 1.0)
+    return COSINE_FLOOR + (1.0 - COSINE_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 SECTIONS = {"model": ModelConfig, "method": MethodConfig, "data": DataConfig, "run": RunConfig}

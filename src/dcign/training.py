@@ -17,6 +17,7 @@ Lightning.  Run directories hold ``config.json``, ``checkpoints/`` (:mod:`dcign.
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -28,7 +29,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from .allocator import keep_freed_memory
 from .atomic import atomic_write_json
 from .checkpoints import CHECKPOINT_DIR, AtomicCheckpointIO, last_checkpoint, newest_checkpoint, remove_temp_files
-from .config import TrainConfig, check_resumable
+from .config import TrainConfig, check_resumable, lr_factor
 from .data import RenderedSteps
 from .data.datamodule import RenderedDataModule
 from .data.file_stream import FileSteps, weights_override
@@ -135,10 +136,16 @@ class DisentanglingVAE(L.LightningModule):
                     p.grad.mul_(ddp_gradient_scale(world))
 
     def configure_optimizers(self):
+        """The optimiser; with ``lr_schedule='cosine'`` also its per-step schedule (:func:`dcign.config.lr_factor`)."""
         run = self.cfg.run
         if run.optimizer == "adam":
-            return torch.optim.Adam(self.parameters(), lr=run.lr, betas=(0.9, 0.99))
-        return torch.optim.RMSprop(self.parameters(), lr=run.lr)
+            opt = torch.optim.Adam(self.parameters(), lr=run.lr, betas=(0.9, 0.99))
+        else:
+            opt = torch.optim.RMSprop(self.parameters(), lr=run.lr)
+        if run.lr_schedule == "constant":
+            return opt
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, partial(lr_factor, run))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def on_before_optimizer_step(self, optimizer) -> None:
         # A finite loss can still overflow to inf gradients, which Adam turns into NaN weights.
