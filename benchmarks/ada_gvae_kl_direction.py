@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--dataset", default="faces")
     ap.add_argument("--every", type=int, default=25, help="report interval (steps)")
     args = ap.parse_args()
-    cfg = TrainConfig.from_dict(dict(method="ada-gvae", dataset=args.dataset, steps=args.steps, lr=1e-3, num_workers=0))
+    cfg = TrainConfig.from_dict(dict(method="ada-gvae", dataset=args.dataset, steps=args.steps, num_workers=0))  # lr: the main job's (the default)
     torch.manual_seed(cfg.run.seed)
     module = DisentanglingVAE(cfg)
     opt = module.configure_optimizers()

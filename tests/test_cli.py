@@ -109,7 +109,7 @@ def test_resume_extends_a_run_and_refuses_changed_flags(run_dir):
     for args, name in [(["--lr", "0.1"], "lr"), (["--preset", "paper-150"], "preset"), (["--beta", "4"], "beta"),
                        (["--batch-size", "5"], "batch_size"), (["--config", run_dir / "config.json"], "--config")]:
         message = invoke(["train", "--out", run_dir, "--resume", *args])
-        assert "only --steps, --workers and --on-nonfinite may change" in message and name in message, args
+        assert "only --steps, --time-limit, --workers and --on-nonfinite may change" in message and name in message, args
     invoke_ok(["train", "--out", run_dir, "--resume", "--steps", "6", "--workers", "0", "--on-nonfinite", "skip"])
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 6

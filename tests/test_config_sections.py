@@ -8,6 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from dcign.checks import default_text
 from dcign.cli import app
 from dcign.config import KEYS, SECTIONS, TrainConfig, check_resumable
 from dcign.data.config import DataConfig
@@ -32,7 +33,7 @@ def test_an_old_run_folder_config_loads_into_sections_and_writes_back_the_same(t
     assert (cfg.model.preset, cfg.method.name, cfg.data.dataset, cfg.run.steps, cfg.run.lr) == ("small-64", "dcign", "faces", 30, 1e-3)
     # keys added later take their defaults (an unversioned run reads as data_version None here;
     # export's loader maps it to the v1 data)
-    later = {"data_version": None, "channels": 1, "dataset_options": {}}
+    later = {"data_version": None, "channels": 1, "dataset_options": {}, "time_limit": None}
     assert json.loads(cfg.to_json()) == {**json.loads(OLD_CONFIG_JSON), **later}
     assert set(KEYS) == set(json.loads(OLD_CONFIG_JSON)) | set(later)  # every key of the old form
 
@@ -71,7 +72,8 @@ def test_every_config_key_is_a_train_flag_under_its_section():
                 continue
             flag = f.metadata.get("flag") or "--" + key.replace("_", "-")
             assert flag in params[key].opts, key
-            assert params[key].help == f.metadata["help"] and params[key].rich_help_panel == f"{section.capitalize()} settings"
+            assert params[key].help == f"{f.metadata['help']} (default: {default_text(f)})"  # the default from the value
+            assert params[key].rich_help_panel == f"{section.capitalize()} settings"
     assert set(KEYS) - {"data_version"} <= set(params)
     result = CliRunner().invoke(app, ["train", "--help"])
     assert result.exit_code == 0 and "Method settings" in result.output and "--no-kl-on-clamped" in result.output

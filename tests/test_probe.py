@@ -17,7 +17,8 @@ def test_probe_fires_every_eval_every_steps(tmp_path):
     records = [json.loads(line) for line in (run / "probe.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 4]
     for r in records:
-        for f in ("azimuth", "elevation", "light_azimuth", "azimuth_vs_abs"):
+        for f in ("azimuth", "elevation", "light_azimuth", "azimuth_vs_abs", "azimuth_within", "elevation_within",
+                  "light_azimuth_within"):  # pooled over identities, and within one (median)
             assert -1.0 <= r[f] <= 1.0, (f, r)
     assert records[0]["azimuth"] != records[1]["azimuth"]  # measured afresh on the trained encoder
     assert (run / "model.json").is_file()

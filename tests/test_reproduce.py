@@ -9,6 +9,7 @@ import torch
 from support import invoke, invoke_ok
 
 import dcign.reproduce
+from dcign.config import TrainConfig
 from dcign.evaluation.report import fig6
 from dcign.factors import ANGLE_FACTORS
 from dcign.reproduce import check_targets, reproduce, run_configs, train_run
@@ -37,9 +38,10 @@ def test_reproduce_wiring(tmp_path):
     with pytest.raises(ValueError, match="may not change"):
         run_configs(overrides={"method": "baseline"})
     assert run_configs(full=True)["faces-dcign"].model.preset == "paper-150"
-    cpu = run_configs()
-    assert cpu["faces-dcign"].run.lr == cpu["faces-baseline"].run.lr == 1e-3  # the main job's settings
-    assert cpu["faces-dcign"].run.steps == cpu["faces-baseline"].run.steps == 2500
+    assert run_configs(full=True)["faces-dcign"].run.lr == 5e-4  # the paper's, at the paper's scale
+    cpu, defaults = run_configs(), TrainConfig()
+    for name in ("faces-dcign", "faces-baseline"):  # the main job's settings: dcign train's defaults
+        assert (cpu[name].run.lr, cpu[name].run.steps, cpu[name].model.preset) == (defaults.run.lr, defaults.run.steps, defaults.model.preset)
     tiny = {"batch_size": 4, "groups_per_step": 1, "num_workers": 0, "num_test_identities": 10}
     kw = dict(overrides=tiny, accelerator="cpu", eval_identities=2, eval_values=4, novel_view_identities=2,
               novel_view_angles=3, progress_bar=False, progress=lambda m: None, with_metrics=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import field, fields
+from dataclasses import MISSING, field, fields
 from typing import Any
 
 MAX_SEED = 2**32 - 1
@@ -41,21 +41,57 @@ def finite_or_none(v) -> float | None:
 
 
 def setting(default, help: str, *, check: Callable[[str, Any], None] | None = None, flag: str | bool | None = None,
-            parse: Callable[[str], Any] | None = None, key: str | None = None, multiple: bool = False):
+            parse: Callable[[str], Any] | None = None, key: str | None = None, multiple: bool = False,
+            default_text: str | None = None):
     """A dataclass field of a config section, with what the CLI and the checks need.
 
     Args:
         default: the default value, or a function making it (for dicts and lists).
-        help: the ``--help`` text of its flag.
+        help: the ``--help`` text of its flag, without the default: ``--help`` and the
+            README's options table show it from the value (:func:`default_text`).
         check: ``check(key, value)`` raising ValueError naming the key; run by :func:`check_fields`.
         flag: the command-line flag (default ``--`` + the key with dashes; False: none, for
             what only dcign itself records).
         parse: turns the flag's text into the value (default: the flag's type does).
         key: its name in config.json and in messages (default: the field name).
         multiple: the flag may be repeated; ``parse`` gets the list of its texts.
+        default_text: how to show a default that its value does not say (e.g. None meaning
+            "the method's own"); by default :func:`default_text` writes the value.
     """
     kw = {"default_factory": default} if callable(default) else {"default": default}
-    return field(metadata={"help": help, "check": check, "flag": flag, "parse": parse, "key": key, "multiple": multiple}, **kw)
+    return field(metadata={"help": help, "check": check, "flag": flag, "parse": parse, "key": key, "multiple": multiple,
+                           "default_text": default_text}, **kw)
+
+
+def setting_default(f):
+    """The default value of a :func:`setting` field (its factory called, for dicts and lists)."""
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+def setting_flag(f) -> str | None:
+    """The command-line flag of a :func:`setting` field (``--`` + its key with dashes), or None."""
+    flag = f.metadata.get("flag")
+    if flag is False:
+        return None
+    return flag or "--" + setting_key(f).replace("_", "-")
+
+
+def default_text(f) -> str:
+    """A :func:`setting` field's default as a user would type it: ``2500``, ``0.001``, ``small-64``,
+    ``azimuth=0,elevation=1,light_azimuth=2`` (the flag's syntax for dicts), ``none``, ``on``/``off``."""
+    if f.metadata.get("default_text"):
+        return f.metadata["default_text"]
+    v = setting_default(f)
+    if v is None or v == {} or v == []:
+        return "none"
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, dict):
+        items = [(k, x) for k, xs in v.items() for x in (xs if isinstance(xs, list) else [xs])]
+        return ",".join(f"{k}={x:g}" if isinstance(x, float) else f"{k}={x}" for k, x in items)
+    return str(v)
 
 
 def setting_key(f) -> str:
@@ -115,6 +151,12 @@ def optional_string(key: str, v) -> None:
     """Check: None or a string."""
     if v is not None and not isinstance(v, str):
         raise ValueError(f"{key} must be a string, got {v!r}")
+
+
+def optional_positive(key: str, v) -> None:
+    """Check: None or a finite number > 0."""
+    if v is not None:
+        positive(key, v)
 
 
 def positive(key: str, v) -> None:

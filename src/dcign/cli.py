@@ -154,28 +154,40 @@ def _sample_files(dataset, factor, batch_size, size, channels, seed, split, out,
 def _config_options() -> list[inspect.Parameter]:
     """One ``--flag`` per config key, generated from the sections' fields (:data:`dcign.config.KEYS`).
 
-    Each flag's help is its field's; it shows under its section's heading in ``--help``. A flag
-    left out keeps the value of ``--config`` (or of the saved run, with ``--resume``).
+    Each flag's help is its field's, with the field's default value shown as ``(default: ...)``
+    (:func:`dcign.checks.default_text`); it shows under its section's heading in ``--help``. A
+    flag left out keeps the value of ``--config`` (or of the saved run, with ``--resume``).
     """
     from dataclasses import fields
 
+    from .checks import default_text, setting_flag, setting_key
     from .config import SECTIONS
 
     options = []
     for section, cls in SECTIONS.items():
         for f in fields(cls):
-            meta, key = f.metadata, f.metadata.get("key") or f.name
-            if meta.get("flag") is False:
-                continue
-            flag = meta.get("flag") or "--" + key.replace("_", "-")
-            if meta.get("flag") is False:  # recorded by dcign itself (data_version)
+            meta, key, flag = f.metadata, setting_key(f), setting_flag(f)
+            if flag is None:  # recorded by dcign itself (data_version)
                 continue
             kind = str if meta.get("parse") else {"int": int, "float": float, "bool": bool, "str": str}[f.type.replace(" | None", "")]
             decls = (f"{flag}/--no-{flag[2:]}",) if kind is bool else (flag,)
-            option = typer.Option(None, *decls, help=meta["help"], rich_help_panel=f"{section.capitalize()} settings")
+            option = typer.Option(None, *decls, help=f"{meta['help']} (default: {default_text(f)})",
+                                  rich_help_panel=f"{section.capitalize()} settings")
             annotation = Optional[list[str]] if meta.get("multiple") else Optional[kind]
             options.append(inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
     return options
+
+
+def _resume_flags() -> str:
+    """'--steps, --time-limit, --workers and --on-nonfinite': the flags of :data:`dcign.config.RESUME_MAY_CHANGE`."""
+    from dataclasses import fields
+
+    from .checks import setting_flag, setting_key
+    from .config import RESUME_MAY_CHANGE, SECTIONS
+
+    flag = {setting_key(f): setting_flag(f) for cls in SECTIONS.values() for f in fields(cls)}
+    names = [flag[k] for k in RESUME_MAY_CHANGE]
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: dict):
@@ -193,7 +205,7 @@ def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: d
     parse = {f.metadata.get("key") or f.name: f.metadata.get("parse") for cls in SECTIONS.values() for f in fields(cls)}
     overrides = {k: parse[k](v) if parse[k] else v for k, v in flags.items() if k in KEYS and v not in (None, [])}
     if resume:
-        keep = "--resume keeps the run's saved config; only --steps, --workers and --on-nonfinite may change"
+        keep = f"--resume keeps the run's saved config; only {_resume_flags()} may change"
         if config is not None:
             raise UsageError(f"{keep} (got --config)")
         saved = out / "config.json"
@@ -297,7 +309,8 @@ def _train_and_export(cfg, out: Path, resume: bool, accelerator, devices, num_no
 
     talk = is_global_zero_by_env()  # DDP ranks > 0 run this command too
     if talk:
-        typer.echo(f"training {cfg.method.name} on {cfg.data.dataset} ({cfg.model.preset}) for {cfg.run.steps} steps -> {out}")
+        limit = "" if cfg.run.time_limit is None else f" or {cfg.run.time_limit:g} min"
+        typer.echo(f"training {cfg.method.name} on {cfg.data.dataset} ({cfg.model.preset}) for {cfg.run.steps} steps{limit} -> {out}")
     try:
         train_and_export(cfg, out, resume=resume, log=typer.echo, accelerator=accelerator,
                          devices=devices, num_nodes=num_nodes, precision=precision, **fast_path)
@@ -454,8 +467,9 @@ def reproduce(
 ):
     """Reproduce the paper's experiments, quantified: faces DC-IGN, entangled baseline, chairs (one report).
 
-    Default CPU plan: small-64 preset, 2500 / 2500 / 1500 steps, Adam lr 1e-3 (about 50 min
-    on 2 cores). --full: paper-150 preset, 20000 steps each, Adam lr 5e-4 (a GPU job).
+    Default CPU plan: both face runs take `dcign train`'s defaults (the main job's preset, steps
+    and learning rate: see `dcign train --help`), chairs 1500 steps (about 50 min on 2 cores).
+    --full: paper-150 preset, 20000 steps each, Adam at the paper's lr 5e-4 (a GPU job).
     Interrupted runs resume from their checkpoints when the command is run again.
     """
     from .atomic import removed_if_left_empty

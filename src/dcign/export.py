@@ -38,23 +38,25 @@ def export_model(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, angle_maps: 
     atomic_write_json(run_dir / MODEL_CONFIG, meta)
 
 
-def export_trained(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, log=print) -> dict[str, int]:
+def export_trained(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, log=print, extra: dict | None = None) -> dict[str, int]:
     """Choose the factor latents of a trained network, fit their angle maps, export; returns factor -> latent.
 
     Both are computed on training identities (:func:`dcign.inference.factor_latents`,
-    :func:`dcign.inference.fit_angle_maps`) and saved in ``model.json`` (``latent_of``, ``angle_maps``).
+    :func:`dcign.inference.fit_angle_maps`) and saved in ``model.json`` (``latent_of``, ``angle_maps``);
+    ``extra`` adds keys to model.json (training records ``trained_steps``).
     """
+    extra = dict(extra or {})
     net = net.cpu().eval()
     if cfg.is_file_data:  # a user's data set: no renderer, so no degrees -> latent maps
         data = cfg.open_data()
         groups = cfg.file_groups(data) if cfg.method.name == "dcign" else None
         latent_of = own_latents(groups, data.intrinsic_factors) if groups else variance_latents(net, data)
-        export_model(net, cfg, run_dir, {}, {"latent_of": latent_of, "data": data.describe()})
+        export_model(net, cfg, run_dir, {}, {"latent_of": latent_of, "data": data.describe(), **extra})
         return latent_of
     engine = engine_for(cfg)
     log("fitting degrees -> latent maps on training identities")
     latent_of = factor_latents(net.encode, engine, cfg.method.latent_layout, cfg.method.name)
-    export_model(net, cfg, run_dir, fit_angle_maps(net.encode, engine, latent_of), {"latent_of": latent_of})
+    export_model(net, cfg, run_dir, fit_angle_maps(net.encode, engine, latent_of), {"latent_of": latent_of, **extra})
     return latent_of
 
 

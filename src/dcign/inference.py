@@ -123,6 +123,25 @@ def correlations(latent: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"pearson": float(stats.pearsonr(latent, truth)[0]), "spearman": float(stats.spearmanr(latent, truth)[0])}
 
 
+def within_identity_spearman(latent: np.ndarray, truth: np.ndarray, n_values: int) -> float:
+    """Median over identities of each identity's Spearman r (paper Fig. 6, within identity).
+
+    ``latent``, ``truth``: (n_identities * n_values,) in :func:`factor_sweep`'s order (one
+    identity's sweep after another).  Pooled r (:func:`correlations`) also counts offsets
+    between identities; this one sees only whether each identity's curve follows the angle.
+    Signed: an identity whose latent runs the other way pulls the median toward 0.
+
+    Raises:
+        ValueError: a length that is not a multiple of ``n_values``, or n_values < 2.
+    """
+    latent, truth = np.asarray(latent, float), np.asarray(truth, float)
+    if n_values < 2 or len(latent) != len(truth) or len(latent) % n_values:
+        raise ValueError(f"need whole sweeps of n_values >= 2 points, got {len(latent)} points and n_values={n_values}")
+    per_identity = [correlations(latent[i : i + n_values], truth[i : i + n_values])["spearman"]
+                    for i in range(0, len(latent), n_values)]
+    return float(np.median(per_identity))
+
+
 def select_by_variance(codes_per_batch: np.ndarray) -> int:
     """Index of the latent with the largest mean within-batch variance (paper §4.1.1).
 

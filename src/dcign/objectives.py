@@ -316,21 +316,21 @@ class MethodConfig:
         ValueError: naming the first bad setting.
     """
 
-    name: str = setting("dcign", "dcign (default), baseline, beta-vae or ada-gvae.", key="method",
+    name: str = setting("dcign", "dcign, baseline, beta-vae or ada-gvae.", key="method",
                         check=choice(METHODS, "method"))
-    latent_layout: dict = setting(default_layout, "0-based latent indices (z1 = 0), default "
-                                  "'azimuth=0,elevation=1,light_azimuth=2'; the rest is identity. NAME:PATH data sets: "
-                                  "name their factors, e.g. 'orientation=0,scale=1' (default: one latent per factor).",
+    latent_layout: dict = setting(default_layout, "0-based latent indices (z1 = 0) of each factor; the rest is "
+                                  "identity. NAME:PATH data sets: name their factors, e.g. 'orientation=0,scale=1' "
+                                  "(left out: one latent per factor).",
                                   parse=parse_layout)
-    invariance_lambda: float = setting(0.01, "Invariance-targeting strength (default and paper: 0.01; 0 = off).",
+    invariance_lambda: float = setting(0.01, "Invariance-targeting strength (paper: 0.01; 0 = off).",
                                        flag="--lambda", check=non_negative)
     clamp_reference: str = setting("mean", "mean (paper) or first (authors' code).", check=choice(REFERENCES, "clamp_reference"))
     clamp_target: str = setting("z", "z (paper) or params (authors' code: mu and log sigma^2).",
                                 check=choice(CLAMP_TARGETS, "clamp_target"))
-    kl_on_clamped: bool = setting(True, "Keep the KL term of clamped latents (paper, default) or drop it "
+    kl_on_clamped: bool = setting(True, "Keep the KL term of clamped latents (paper) or drop it "
                                   "(--no-kl-on-clamped, authors' code).", check=boolean)
-    beta: float | None = setting(None, "KL weight (default: 4 for beta-vae, 1 = the ELBO for the others).",
-                                 check=non_negative)
+    beta: float | None = setting(None, "KL weight (paper: 1, the ELBO).", check=non_negative,
+                                 default_text="4 for beta-vae, 1 (the ELBO) for the others")
 
     def __post_init__(self) -> None:
         if self.beta is None and isinstance(self.name, str):

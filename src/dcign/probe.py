@@ -2,8 +2,10 @@
 
 Every ``eval_every`` steps the encoder sees a small, fixed probe: 8 validation identities
 (disjoint from the test identities of the report, so watching or tuning on the probe never
-touches them), each sweeping one factor over 13 angles.  The Spearman r of each factor's latent is logged to
-TensorBoard (``probe/<factor>_spearman``) and appended to ``RUN_DIR/probe.jsonl`` (both cut
+touches them), each sweeping one factor over 13 angles.  The Spearman r of each factor's latent,
+pooled over the probe's identities, is logged to TensorBoard (``probe/<factor>_spearman``) and
+appended to ``RUN_DIR/probe.jsonl`` with the within-identity r (``<factor>_within``: median over
+identities of each one's sweep, :func:`dcign.inference.within_identity_spearman`) (both cut
 back to the checkpoint's step on ``--resume``: :mod:`dcign.run_logs`).
 """
 
@@ -18,7 +20,7 @@ import numpy as np
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from .factors import ANGLE_FACTORS
-from .inference import correlations, encode, engine_for, factor_sweep
+from .inference import correlations, encode, engine_for, factor_sweep, within_identity_spearman
 from .run_logs import PROBE_FILE, PROBE_TAG_PREFIX
 
 
@@ -58,6 +60,7 @@ class DisentanglementProbe(L.Callback):
         for f, (images, truth, k) in self.probe.items():
             z = encode(pl_module.net.encode, images, device=pl_module.device)[:, k]
             record[f] = round(correlations(z, truth)["spearman"], 4)
+            record[f + "_within"] = round(within_identity_spearman(z, truth, self.n_values), 4)
             if f == "azimuth":
                 record["azimuth_vs_abs"] = round(correlations(z, np.abs(truth))["spearman"], 4)
         pl_module.train(was_training)

@@ -17,6 +17,7 @@ Lightning.  Run directories hold ``config.json``, ``checkpoints/`` (:mod:`dcign.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from .allocator import keep_freed_memory
 from .atomic import atomic_write_json
-from .checkpoints import CHECKPOINT_DIR, AtomicCheckpointIO, last_checkpoint, newest_checkpoint, remove_temp_files
+from .checkpoints import CHECKPOINT_DIR, AtomicCheckpointIO, last_checkpoint, load_checkpoint_file, newest_checkpoint, remove_temp_files
 from .config import TrainConfig, check_resumable, lr_factor
 from .data import RenderedSteps
 from .data.datamodule import RenderedDataModule
@@ -231,7 +232,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     ``run_dir/config.json`` is written once Lightning's Trainer is set up (so a bad
     accelerator, device count or precision writes nothing); with ``resume`` it must match
     ``cfg`` in every key except :data:`dcign.config.RESUME_MAY_CHANGE` (``steps``, which
-    may grow, ``num_workers`` and ``on_nonfinite``).  Resuming
+    may grow, ``time_limit``, ``num_workers`` and ``on_nonfinite``).  With ``cfg.run.time_limit``
+    training stops at the end of the step in which that many minutes of training have passed
+    (Lightning's ``max_time``; its clock is saved in checkpoints, so the minutes add up over
+    resumes), even before ``cfg.run.steps``; a resumed run whose minutes are spent takes one
+    more step unless ``time_limit`` is raised.  Resuming
     continues from the newest checkpoint that loads (from step 0 if the run was killed before
     its first one), deletes temporary files left by killed writes and cuts ``probe.jsonl`` and
     the TensorBoard logs back to the checkpoint's step (:func:`dcign.run_logs.truncate_run_logs`).
@@ -261,7 +266,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
                                  enable_version_counter=False)  # always overwrite: resume reads last.ckpt
     try:  # set up (and so check accelerator / devices / precision) before writing anything
         trainer = L.Trainer(
-            default_root_dir=run_dir, max_steps=cfg.run.steps, accelerator=accelerator, devices=devices, num_nodes=num_nodes,
+            default_root_dir=run_dir, max_steps=cfg.run.steps, max_time=_max_time(cfg), accelerator=accelerator, devices=devices, num_nodes=num_nodes,
             precision=precision, strategy=strategy, logger=TensorBoardLogger(run_dir, name="logs", version=""),
             callbacks=[checkpoint, FastPathCallback(channels_last, compile), FinalCheckpoint(last_checkpoint(run_dir)),
                        *([TQDMProgressBar(refresh_rate=10)] if progress else []), *callbacks],
@@ -289,12 +294,18 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     return module
 
 
+def _max_time(cfg: TrainConfig) -> timedelta | None:
+    """Lightning's ``max_time`` of a run: its ``time_limit`` minutes, or None (no limit)."""
+    return None if cfg.run.time_limit is None else timedelta(minutes=cfg.run.time_limit)
+
+
 def train_and_export(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, log=print, **trainer_options) -> None:
     """Train (or resume) ``cfg`` in ``run_dir`` with the probe, then export on rank 0: what
     ``dcign train`` and ``dcign reproduce`` both do.
 
     Export fits the degrees -> latent maps on training identities and writes
-    ``model.safetensors`` + ``model.json`` (:func:`dcign.export.export_trained`).
+    ``model.safetensors`` + ``model.json`` (:func:`dcign.export.export_trained`); model.json's
+    ``trained_steps`` is the optimiser steps done (fewer than ``steps`` when ``time_limit`` ran out).
     ``trainer_options`` go to :func:`train` (accelerator, devices, num_nodes, precision, progress).
 
     Raises:
@@ -304,4 +315,7 @@ def train_and_export(cfg: TrainConfig, run_dir: str | Path, resume: bool = False
     probe = [] if cfg.is_file_data else [DisentanglementProbe(cfg, run_dir)]  # the probe renders engine sweeps
     module = train(cfg, run_dir, resume=resume, callbacks=probe, **trainer_options)
     if getattr(module, "global_rank", 0) == 0:
-        export_trained(module.net, cfg, run_dir, log)
+        done = int(load_checkpoint_file(last_checkpoint(run_dir))["global_step"])  # under ddp_spawn only the workers' trainers count
+        if done < cfg.run.steps:
+            log(f"stopped at step {done} of {cfg.run.steps}: the time limit of {cfg.run.time_limit:g} min ran out")
+        export_trained(module.net, cfg, run_dir, log, extra={"trained_steps": done})

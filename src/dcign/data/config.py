@@ -98,16 +98,16 @@ class DataConfig:
         ValueError: naming the first bad setting, or a step of fewer than 2 images.
     """
 
-    dataset: str = setting("faces", "faces (default), heads (the v1 heads), chairs, bfm:PATH, or your data set "
+    dataset: str = setting("faces", "faces, heads (the v1 heads), chairs, bfm:PATH, or your data set "
                            "NAME:PATH (dsprites, 3dshapes, mpi3d, smallnorb, cars3d, chairs3d, dcign-t7, folder).",
                            check=check_data_set)
     dataset_options: dict = setting(dict, "Reader option key=value of a NAME:PATH data set, e.g. test_fraction=0.2 "
                                     "or bins=5 (repeatable).", flag="--data-option", parse=parse_options, multiple=True)
-    data_seed: int = setting(0, "Seed of the identity table and its train/test split (default 0).", check=seed_range)
-    num_train_identities: int = setting(1000, "Training identities (default 1000).", check=positive_int)
-    num_test_identities: int = setting(100, "Test identities, never seen in training (default 100).", check=positive_int)
-    batch_size: int = setting(20, "Images per one-factor group (default and paper: 20).", check=positive_int)
-    groups_per_step: int = setting(4, "One-factor groups per step, each clamped to its own mean (default 4; paper: 1).",
+    data_seed: int = setting(0, "Seed of the identity table and its train/test split.", check=seed_range)
+    num_train_identities: int = setting(1000, "Training identities.", check=positive_int)
+    num_test_identities: int = setting(100, "Test identities, never seen in training.", check=positive_int)
+    batch_size: int = setting(20, "Images per one-factor group (paper: 20).", check=positive_int)
+    groups_per_step: int = setting(4, "One-factor groups per step, each clamped to its own mean (paper: 1).",
                                    check=positive_int)
     batch_weights: dict = setting(lambda: dict(DEFAULT_BATCH_WEIGHTS),
                                   "Batch-type ratio azimuth,elevation,light_azimuth,identity (paper: 1,1,1,10), or "
