@@ -33,7 +33,7 @@ def test_an_old_run_folder_config_loads_into_sections_and_writes_back_the_same(t
     assert (cfg.model.preset, cfg.method.name, cfg.data.dataset, cfg.run.steps, cfg.run.lr) == ("small-64", "dcign", "faces", 30, 1e-3)
     # keys added later take their defaults (an unversioned run reads as data_version None here;
     # export's loader maps it to the v1 data)
-    later = {"data_version": None, "channels": 1, "dataset_options": {}, "time_limit": None}
+    later = {"data_version": None, "channels": 1, "dataset_options": {}, "time_limit": None, "lr_schedule": "constant"}
     assert json.loads(cfg.to_json()) == {**json.loads(OLD_CONFIG_JSON), **later}
     assert set(KEYS) == set(json.loads(OLD_CONFIG_JSON)) | set(later)  # every key of the old form
 

@@ -55,7 +55,8 @@ class RunConfig:
             without restarts), see :func:`lr_factor`.
         time_limit: minutes of training wall clock (Lightning's ``max_time``, summed over
             resumes) after which training stops at the end of a step and the run is exported,
-            even before ``steps``; None: no limit.
+            even before ``steps``; None: no limit.  A cosine ``lr_schedule`` still decays over
+            ``steps``, so a run stopped by its time limit ends before the rate reaches its floor.
         seed: seeds weights, sampling noise and the data stream.
         num_workers: render processes (0 renders in the training process).
         checkpoint_every, eval_every: steps between checkpoints and between probes.
