@@ -109,9 +109,10 @@ class ModelConfig:
             other than 1 or 3.
     """
 
-    preset: str = setting("small-64", "small-64 (default), paper-150 or reference-150.", check=choice(PRESETS, "preset"))
-    latent_dim: int = setting(200, "Latents in the graphics code (default and paper: 200).", check=positive_int)
-    channels: int = setting(1, "Image channels: 1 (grey, default, the paper's) or 3 (RGB, for colour data sets NAME:PATH).",
+    preset: str = setting("small-64", "Network: small-64 or wide-64 (CPU, 64 px), paper-150 or reference-150 (the paper's, 150 px).",
+                          check=choice(PRESETS, "preset"))
+    latent_dim: int = setting(200, "Latents in the graphics code (paper: 200).", check=positive_int)
+    channels: int = setting(1, "Image channels: 1 (grey, the paper's) or 3 (RGB, for colour data sets NAME:PATH).",
                             check=_check_channels)
 
     def __post_init__(self) -> None:
