@@ -13,13 +13,13 @@ import os
 import pickle
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import torch
 from support import (
     ENV,
+    GUARD_S,
     STEPS,
     TINY,
     all_finite,
@@ -28,6 +28,7 @@ from support import (
     run_train,
     temp_files,
     tiny,
+    train_until,
 )
 from typer.testing import CliRunner
 
@@ -95,67 +96,6 @@ def test_resume_refuses_a_different_config(tmp_path):
 # --------------------------------------------------------------------------------------
 # Crash safety: a real training process killed with SIGKILL at chosen moments
 # --------------------------------------------------------------------------------------
-
-#: Runs ``dcign train`` and pauses it, forever, at the moment named by DCIGN_TEST_HOLD:
-#:   renamed:GLOB  right after a file whose name matches GLOB is renamed into place;
-#:   step:N        right after this process's N-th optimiser step;
-#:   fsync         inside a checkpoint write (temp file written, not yet renamed).
-#: On reaching it, it prints "@@HOLD@@ <what>" on a line of its own; the test then kills it.
-HOLD_AND_TRAIN = r"""
-import fnmatch, os, sys, threading
-kind, _, arg = os.environ["DCIGN_TEST_HOLD"].partition(":")
-
-def pause(what):
-    sys.__stdout__.write(f"\n@@HOLD@@ {what}\n")
-    sys.__stdout__.flush()
-    threading.Event().wait()  # until SIGKILL
-
-if kind == "renamed":
-    _replace = os.replace
-    def replace(src, dst, *a, **k):
-        _replace(src, dst, *a, **k)
-        if fnmatch.fnmatch(os.path.basename(os.fspath(dst)), arg):
-            pause(os.fspath(dst))
-    os.replace = replace
-elif kind == "step":
-    from torch.optim.optimizer import register_optimizer_step_post_hook
-    done = [0]
-    def after_step(optimizer, args, kwargs):
-        done[0] += 1
-        if done[0] == int(arg):
-            pause(f"after step {done[0]} of this process")
-    register_optimizer_step_post_hook(after_step)
-elif kind == "fsync":
-    _fsync = os.fsync
-    def fsync(fd):
-        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
-        if name.endswith(".tmp") and ".ckpt." in name:
-            pause(name)
-        _fsync(fd)
-    os.fsync = fsync
-sys.argv = ["dcign", *sys.argv[1:]]
-from dcign.cli import main
-main()
-"""
-GUARD_S = 300  # only a guard against a hung process; nothing waits for it to pass
-
-
-def train_until(run: Path, hold: str, *args, log) -> str:
-    """Start ``dcign train --out RUN ARGS``, wait until it reaches ``hold``, SIGKILL it."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_AND_TRAIN, "train", "--out", str(run), *map(str, args)],
-                            env={**ENV, "DCIGN_TEST_HOLD": hold}, stdout=subprocess.PIPE, stderr=log, text=True)
-    guard = threading.Timer(GUARD_S, proc.kill)
-    guard.start()
-    try:
-        reached = next((line.strip() for line in proc.stdout if line.startswith("@@HOLD@@ ")), None)
-    finally:
-        guard.cancel()
-        proc.kill()  # SIGKILL, this process only
-        proc.wait(timeout=60)
-        proc.stdout.close()
-    assert reached, f"the run ended (exit code {proc.returncode}) before reaching {hold!r}; see stderr.txt"
-    return reached
-
 
 def newest_step(run: Path) -> int:
     return max((int(ckpt_state(p)["global_step"]) for p in (run / "checkpoints").glob("*.ckpt")), default=0)

@@ -83,6 +83,7 @@ def test_data_sample_bad_input(tmp_path):
         (["--factor", "pose"], "unknown factor 'pose'"),
         (["--size", "-3"], "--size must be 64 or 150"),
         (["--batch-size", "0"], "--batch-size must be in 1..1000"),
+        (["--batch-size", "100000"], "--batch-size must be in 1..1000"),
         (["--split", "val"], "--split must be train or test"),
         (["--seed", "-1"], "--seed must be >= 0"),
     ]
@@ -220,7 +221,8 @@ def test_evaluate_adds_the_metrics_by_default(tmp_path, monkeypatch):
 def test_evaluate_bad_input(tmp_path):
     before = snapshot(tmp_path)
     assert "no exported model" in invoke(["evaluate", tmp_path])
-    assert "--values must be in 2..181" in invoke(["evaluate", tmp_path, "--values", "1"])
+    for values in ("1", "1000000000"):
+        assert "--values must be in 2..181" in invoke(["evaluate", tmp_path, "--values", values])
     run = exported(tmp_path / "model")
     assert "--identities must be in 1..8" in invoke(["evaluate", run, "--identities", "9", "--no-metrics"])
     assert not (run / "report" / "metrics.json").exists()

@@ -6,16 +6,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from support import ENV, STEPS, TINY, all_finite, assert_same_tensors, assert_same_training_state, ckpt_state, run_train, tiny
 
 from dcign.config import COSINE_FLOOR, TrainConfig, lr_factor
 from dcign.export import export_model
-from dcign.model import DCIGN, get_preset
+from dcign import model as model_module
+from dcign.model import DCIGN, Preset, get_preset
 from dcign.checkpoints import load_checkpoint_file
 from dcign.objectives import METHODS, ada_gvae_posteriors
-from dcign.training import DisentanglingVAE, NonFiniteLossError, train
+from dcign.probe import DisentanglementProbe
+from dcign.training import DisentanglingVAE, NonFiniteLossError, make_dataset, train
 
 pytestmark = pytest.mark.usefixtures("one_thread", "quiet")  # one thread: bitwise comparable with `reference`
 
@@ -76,19 +79,6 @@ def test_kl_on_clamped_option_drops_exactly_the_clamped_latents():
         torch.testing.assert_close(m.losses(b)["kl"], expected)
 
 
-def test_objective_is_summed_over_images_and_beta_scales_the_kl():
-    """loss = sum over images of (reconstruction + beta * KL): the scale the clamp's
-    invariance gradient lambda * (z - mean) assumes (one unscaled ELBO gradient per image)."""
-    for method in METHODS:
-        one = module(method=method, beta=1.0).losses(batch())  # beta-vae defaults to 4 (config.DEFAULT_BETA)
-        four = module(method=method, beta=4.0).losses(batch())
-        for out, beta in ((one, 1.0), (four, 4.0)):
-            torch.testing.assert_close(out["loss_per_image"], out["reconstruction"] + beta * out["kl"])
-            torch.testing.assert_close(out["loss"], 8 * out["loss_per_image"])
-        torch.testing.assert_close(four["reconstruction"], one["reconstruction"])
-        torch.testing.assert_close(four["kl"], one["kl"])
-
-
 @pytest.mark.parametrize("reference", ["mean", "first"])
 def test_clamp_target_params_clamps_mu_and_logvar_before_sampling(reference):
     """The authors' variant: within a group, clamped latents share one mu and log sigma^2
@@ -117,6 +107,8 @@ def test_clamp_variants_train_through_lightning(tmp_path, options):
     assert all_finite(module.state_dict())
     assert ckpt_state(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 2
     assert json.loads((tmp_path / "run" / "config.json").read_text())[next(iter(options))] == next(iter(options.values()))
+    wanted = {"clamp_target": "z", "clamp_reference": "mean", **options}  # the variant is the one that trained
+    assert (module.objective.clamp_target, module.objective.reference) == (wanted["clamp_target"], wanted["clamp_reference"])
 
 
 def test_decoder_sees_only_active_variation():
@@ -160,6 +152,49 @@ def test_cosine_schedule_runs_through_lightning_and_resume(tmp_path):
     assert module.trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(cfg, 4))
     resumed = run_train(tmp_path / "run", resume=True, steps=6, lr_schedule="cosine", lr=1e-3)
     assert resumed.trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(resumed.cfg.run, 6))
+
+
+# --------------------------------------------------------------------------------------
+# Learning itself
+# --------------------------------------------------------------------------------------
+
+#: A 32-px network of small-64's shape (conv + pool encoder 16/32/64, upsample + conv decoder).
+TINY_32 = Preset("tiny-32", 32, (16, 32, 64), 3, 1, (64, 4, 4), (32, 16, 1), 3, 1)
+
+
+@pytest.mark.slow
+def test_training_puts_each_factor_in_its_own_latent(tmp_path, monkeypatch):
+    """On a tiny problem with a known answer (faces at 32 px, 200 latents, 600 steps of four
+    one-factor groups of 8, batch types 1:1:1:1, seed fixed), training lowers the loss on a
+    fixed validation step, and the probe's Fig. 6 |Spearman r| of each factor's OWN latent on
+    validation sweeps, z1 for azimuth and z3 for light azimuth, averages >= 0.8: what the
+    clamp guarantees (the varied factor reaches the decoder through its own latent only).
+
+    A broken clamp does not reach it (benchmarks/clamp_controls.py, same problem; mean of the
+    two |r|, shared machine): correct clamp 0.94 (this seed), 0.95, 0.96, 0.93, 0.82 (seeds
+    1-4); mask inverted 0.15; nothing clamped 0.06, 0.70, 0.68, 0.22 (seeds 0, 2-4);
+    everything clamped 0.13, 0.15 (seeds 0-1).  Elevation (+-25 degrees, a few pixels at
+    32 px) is not learnt this fast (|r| 0.02-0.42), so it is not asserted.
+    """
+    monkeypatch.setitem(model_module.PRESETS, "tiny-32", TINY_32)
+    cfg = tiny(preset="tiny-32", latent_dim=200, steps=600, batch_size=8, groups_per_step=4, checkpoint_every=600,
+               eval_every=600, num_train_identities=40, lr=1e-3,
+               batch_weights={"azimuth": 1, "elevation": 1, "light_azimuth": 1, "identity": 1})
+    step = next(iter(make_dataset(cfg, split="validation")))
+
+    def loss(m):
+        torch.manual_seed(0)  # the same sampling noise before and after
+        with torch.no_grad():
+            return m.losses(step)["loss_per_image"].item()
+
+    L.seed_everything(cfg.run.seed, verbose=False)  # as train() does before building the module
+    before = loss(DisentanglingVAE(cfg))
+    run = tmp_path / "run"
+    trained = train(cfg, run, callbacks=[DisentanglementProbe(cfg, run)], progress=False)
+    assert loss(trained) < 0.7 * before, (before, loss(trained))
+    record = json.loads((run / "probe.jsonl").read_text().splitlines()[-1])
+    assert record["step"] == 600
+    assert (abs(record["azimuth"]) + abs(record["light_azimuth"])) / 2 >= 0.8, record
 
 
 # --------------------------------------------------------------------------------------
