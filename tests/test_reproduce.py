@@ -53,7 +53,7 @@ def test_reproduce_wiring(tmp_path):
         assert set(saved["novel_view_mse"][key]) == set(ANGLE_FACTORS)
         assert all(0 < v < 1 for v in saved["novel_view_mse"][key].values())
     assert 0 < saved["chairs_test_mse"] < 1
-    assert saved["runs"]["chairs-dcign"]["config"]["latent_layout"] == {"azimuth": [0]}
+    assert saved["runs"]["chairs-dcign"]["config"]["latent_layout"] == {"azimuth": [0, 1]}  # CHAIRS_LAYOUT
     assert saved["runs"]["faces-baseline"]["config"]["method"] == "baseline"
     assert all(saved["runs"][n]["config"]["steps"] == 3 for n in saved["runs"])
     report = (tmp_path / "report.md").read_text()

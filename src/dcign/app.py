@@ -89,7 +89,7 @@ def load_run(run_dir: str | Path) -> Run:
         ValueError: no exported model, unreadable files (messages of
             :func:`dcign.export.load_model`), or a model without any degrees -> latent table.
     """
-    from .inference import encode, engine_for
+    from .inference import encode, engine_for, map_latents
     from .export import load_model
     from .images import save_png
 
@@ -117,7 +117,7 @@ def load_run(run_dir: str | Path) -> Run:
     # Intrinsic principal components: the latents outside the angle tables, over training identities.
     train = engine.render(engine.space.sample(np.random.default_rng(1), 256, "train"))
     mu = encode(net.encode, train)
-    intrinsic = [k for k in range(mu.shape[1]) if k not in {int(m["latent_index"]) for m in maps.values()}]
+    intrinsic = [k for k in range(mu.shape[1]) if k not in {i for m in maps.values() for i in map_latents(m)}]
     centred = mu[:, intrinsic] - mu[:, intrinsic].mean(axis=0)
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
     components = np.zeros((min(N_COMPONENTS, len(s)), mu.shape[1]), np.float32)

@@ -17,7 +17,7 @@ from safetensors.torch import save
 
 from .atomic import atomic_write_bytes, atomic_write_json
 from .config import TrainConfig
-from .inference import check_angle_map, engine_for, factor_latents, fit_angle_maps, own_latents, variance_latents
+from .inference import check_angle_map, engine_for, factor_groups, factor_latents, fit_angle_maps, own_latents, variance_latents
 from .model import DCIGN
 
 MODEL_WEIGHTS = "model.safetensors"
@@ -42,8 +42,10 @@ def export_trained(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, log=print,
     """Choose the factor latents of a trained network, fit their angle maps, export; returns factor -> latent.
 
     Both are computed on training identities (:func:`dcign.inference.factor_latents`,
-    :func:`dcign.inference.fit_angle_maps`) and saved in ``model.json`` (``latent_of``, ``angle_maps``);
-    ``extra`` adds keys to model.json (training records ``trained_steps``).
+    :func:`dcign.inference.fit_angle_maps`) and saved in ``model.json`` (``latent_of``: a factor's
+    first latent; ``angle_maps``: a map over the factor's whole latent group, e.g. a circular
+    map for chairs' azimuth on two latents); ``extra`` adds keys to model.json (training records
+    ``trained_steps``).
     """
     extra = dict(extra or {})
     net = net.cpu().eval()
@@ -56,7 +58,8 @@ def export_trained(net: DCIGN, cfg: TrainConfig, run_dir: str | Path, log=print,
     engine = engine_for(cfg)
     log("fitting degrees -> latent maps on training identities")
     latent_of = factor_latents(net.encode, engine, cfg.method.latent_layout, cfg.method.name)
-    export_model(net, cfg, run_dir, fit_angle_maps(net.encode, engine, latent_of), {"latent_of": latent_of, **extra})
+    groups = factor_groups(cfg.method.latent_layout, cfg.method.name, latent_of)  # a factor's whole group
+    export_model(net, cfg, run_dir, fit_angle_maps(net.encode, engine, groups), {"latent_of": latent_of, **extra})
     return latent_of
 
 

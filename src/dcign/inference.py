@@ -11,9 +11,10 @@ helpers): everything here reads a network and the scene engine, nothing else.
   Fig. 6), the probe every other function here encodes.
 * :func:`factor_latents`: factor -> latent index, from the DC-IGN layout (paper §3.1) or by the
   paper's largest-variance rule for models without one (§4.1.1, :func:`select_by_variance`).
-* :func:`fit_angle_maps` / :func:`degrees_to_latent`: the degrees -> latent tables saved in
-  ``model.json``, fitted on TRAINING identities; :func:`check_angle_map` is the one check of
-  such a table.
+* :func:`fit_angle_maps` / :func:`degrees_to_code` / :func:`latent_to_degrees`: the degrees <->
+  latent maps saved in ``model.json``, fitted on TRAINING identities (one latent: a table; a
+  factor owning a group of latents that turns all the way round, chairs' azimuth: a circular
+  map, an ellipse); :func:`check_angle_map` is the one check of such a map.
 * :func:`angle_codes` / :func:`rerender`: set angles (degrees) in one image's code and decode it,
   the one re-rendering path of ``dcign render`` and ``dcign app``.
 * :func:`correlations`: Pearson and Spearman r of a latent against the true angle.
@@ -176,6 +177,14 @@ def factor_latents(encoder, engine: SceneEngine, layout: dict[str, list[int]] | 
     return out
 
 
+def factor_groups(layout: dict[str, list[int]] | None, method: str, latent_of: dict[str, int]) -> dict[str, list[int]]:
+    """factor -> the latents its angle map sets: the factor's whole group in a DC-IGN layout
+    (e.g. ``azimuth: [0, 1]``, paper §3.1 with a group per factor), else ``[latent_of[f]]``."""
+    if method == "dcign" and layout:
+        return {f: [int(i) for i in layout.get(f, [k])] for f, k in latent_of.items()}
+    return {f: [int(k)] for f, k in latent_of.items()}
+
+
 def own_latents(layout: dict[str, list[int]], intrinsic) -> dict[str, int]:
     """factor -> its first own latent, for the factors of a user's data set whose group is not the
     shared intrinsic one (``layout``: :meth:`dcign.config.TrainConfig.file_groups`)."""
@@ -203,76 +212,221 @@ def variance_latents(net, data, split: str = "train", n_groups: int = 10, batch_
     return out
 
 
-def fit_angle_maps(encoder, engine: SceneEngine, latent_of: dict[str, int], n_identities: int = 20,
+FULL_TURN = 360.0
+"""Degrees of a factor range that closes on itself (chairs' azimuth, -180..180): such a factor
+with two or more latents gets a circular map."""
+
+
+def map_latents(angle_map: dict) -> list[int]:
+    """The latents an angle map sets: ``[latent_index]`` for a one-latent table, else ``latent_indices``."""
+    if "latent_indices" in angle_map:
+        return [int(k) for k in angle_map["latent_indices"]]
+    return [int(angle_map["latent_index"])]
+
+
+def fit_angle_maps(encoder, engine: SceneEngine, latent_of: dict, n_identities: int = 20,
                    n_values: int = 19, split: str = "train", seed: int = 1) -> dict:
-    """Fit one degrees -> latent table per factor in ``latent_of`` (factor -> latent index).
+    """Fit one degrees -> latent map per factor in ``latent_of`` (factor -> latent index, or a list
+    of the factor's latents for a factor that owns a group).
 
     Each factor is swept over ``n_values`` angles for ``n_identities`` identities of ``split``
-    (training identities by default); the factor's latent (posterior mean) averaged over the
-    identities at each angle is the table, interpolated linearly by :func:`degrees_to_latent`.
+    (training identities by default, so test identities stay unseen) and encoded (posterior means).
+
+    * One latent: the latent averaged over the identities at each angle is the table,
+      interpolated linearly by :func:`degrees_to_code`:
+      ``{"latent_index": k, "degrees": [...], "latent": [...], "monotone": bool}``.
+    * Several latents, the factor's range a full turn (360 degrees, chairs' azimuth): a circular
+      map, the least-squares fit of the group's codes ``z ~ c + A [cos t, sin t]`` (a point on an
+      ellipse per angle ``t``):
+      ``{"kind": "circular", "latent_indices": [...], "degrees": [lo, hi], "center": c (K,),
+      "basis": A (K, 2) as rows, "rms": root-mean-square residual of the fit}``.
+    * Several latents over a partial range: a table of the group's mean codes,
+      ``{"kind": "table", "latent_indices": [...], "degrees": [...], "latent": (n_values, K) rows,
+      "monotone": bool}`` (monotone: every latent of the group moves one way).
 
     Returns:
-        {factor: {"latent_index": k, "degrees": [...], "latent": [...], "monotone": bool}}.
+        {factor: map}; check a map with :func:`check_angle_map`.
     """
     ids = engine.space.identities(split)[:n_identities]
     maps = {}
     for factor, k in latent_of.items():
+        group = [int(i) for i in k] if isinstance(k, (list, tuple, np.ndarray)) else [int(k)]
         factors = factor_sweep(engine, factor, ids, n_values, seed=seed)
-        z = encode(encoder, engine.render(factors))[:, k].reshape(len(ids), n_values)
-        table = z.mean(axis=0)
-        diffs = np.diff(table)
-        maps[factor] = {
-            "latent_index": int(k),
-            "degrees": engine.space.ranges[factor].grid(n_values).tolist(),
-            "latent": table.tolist(),
-            "monotone": bool(np.all(diffs > 0) or np.all(diffs < 0)),
-        }
+        z = encode(encoder, engine.render(factors))[:, group]
+        rng = engine.space.ranges[factor]
+        if len(group) > 1 and rng.high - rng.low >= FULL_TURN - 1e-9:
+            maps[factor] = fit_circular_map(z, factors[factor], group, (rng.low, rng.high))
+            continue
+        table = z.reshape(len(ids), n_values, len(group)).mean(axis=0)  # (n_values, K)
+        diffs = np.diff(table, axis=0)
+        monotone = bool(np.all((diffs > 0).all(axis=0) | (diffs < 0).all(axis=0)))
+        degrees = rng.grid(n_values).tolist()
+        if len(group) == 1:
+            maps[factor] = {"latent_index": group[0], "degrees": degrees, "latent": table[:, 0].tolist(), "monotone": monotone}
+        else:
+            maps[factor] = {"kind": "table", "latent_indices": group, "degrees": degrees, "latent": table.tolist(), "monotone": monotone}
     return maps
 
 
-def check_angle_map(name: str, angle_map, latent_dim: int | None = None, where: str = "") -> dict:
-    """``angle_map`` if it is a usable degrees -> latent table, else ValueError naming the problem.
+def fit_circular_map(z: np.ndarray, degrees: np.ndarray, latents: list[int], span: tuple[float, float]) -> dict:
+    """The circular degrees -> latent map of a factor that turns all the way round.
 
-    Usable: a dict with an int ``latent_index`` (in 0..latent_dim-1 when ``latent_dim`` is
-    given), and equally long lists ``degrees`` (strictly increasing) and ``latent`` of at least
-    2 finite numbers.  ``where`` prefixes the message (e.g. the model.json path).
+    Least squares ``z ~ c + A [cos t, sin t]`` over the (N, K) codes ``z`` of the factor's
+    latent group (K >= 2) at the true angles ``degrees`` (N,): a closed curve, an ellipse, that
+    a single scalar latent cannot follow (a chair's azimuth over -180..180 degrees).
+
+    Raises:
+        ValueError: fewer than 3 codes, K < 2, or angles that do not determine the ellipse.
+    """
+    z = np.asarray(z, np.float64)
+    t = np.deg2rad(np.asarray(degrees, np.float64))
+    if z.ndim != 2 or z.shape[1] < 2 or len(z) != len(t) or len(z) < 3:
+        raise ValueError(f"a circular map needs (N >= 3, K >= 2) codes with N angles, got {z.shape} and {t.shape}")
+    design = np.stack([np.ones_like(t), np.cos(t), np.sin(t)], axis=1)  # (N, 3)
+    if np.linalg.matrix_rank(design) < 3:
+        raise ValueError("the angles of a circular map must cover the circle (they determine no ellipse)")
+    coef, *_ = np.linalg.lstsq(design, z, rcond=None)  # (3, K): c, then A's columns as rows
+    resid = z - design @ coef
+    return {"kind": "circular", "latent_indices": [int(k) for k in latents], "degrees": [float(span[0]), float(span[1])],
+            "center": coef[0].tolist(), "basis": coef[1:].T.tolist(), "rms": float(np.sqrt(np.mean(resid ** 2)))}
+
+
+def check_angle_map(name: str, angle_map, latent_dim: int | None = None, where: str = "") -> dict:
+    """``angle_map`` if it is a usable degrees -> latent map, else ValueError naming the problem.
+
+    Usable (maps as :func:`fit_angle_maps` writes them; ``where`` prefixes the message, e.g. the
+    model.json path; latent indices must lie in 0..latent_dim-1 when ``latent_dim`` is given):
+
+    * a one-latent table: an int ``latent_index`` and equally long lists ``degrees`` (strictly
+      increasing) and ``latent`` of at least 2 finite numbers;
+    * ``kind`` "table": ``latent_indices`` (K >= 2 distinct ints), ``degrees`` as above and
+      ``latent`` a list of as many rows of K finite numbers;
+    * ``kind`` "circular": ``latent_indices`` (K >= 2 distinct ints), ``degrees`` = [lo, hi]
+      spanning 360 degrees, ``center`` K finite numbers, ``basis`` K rows of 2 finite numbers
+      of rank 2 (else no angle can be read back).
     """
     m = angle_map
-    k = m.get("latent_index") if isinstance(m, dict) else None
-    if not is_int(k) or k < 0 or (latent_dim is not None and k >= latent_dim):
-        span = f"in 0..{latent_dim - 1}" if latent_dim is not None else ">= 0"
-        raise ValueError(f"{where}angle_maps[{name!r}] needs a latent_index {span}")
-    deg, lat = m.get("degrees"), m.get("latent")
+    at = f"{where}angle_maps[{name!r}]"
+    if not isinstance(m, dict):
+        raise ValueError(f"{at} must be an object, got {type(m).__name__}")
+    kind = m.get("kind", "table")
+    if kind not in ("table", "circular"):
+        raise ValueError(f"{at} has kind {kind!r}; use 'table' or 'circular' (or re-export the model)")
+    span = f"in 0..{latent_dim - 1}" if latent_dim is not None else ">= 0"
+    grouped = "latent_indices" in m or kind == "circular"
+    if grouped:
+        ks = m.get("latent_indices")
+        if (not isinstance(ks, list) or len(ks) < 2 or not all(is_int(k) and k >= 0 and (latent_dim is None or k < latent_dim) for k in ks)
+                or len(set(ks)) != len(ks)):
+            raise ValueError(f"{at} needs latent_indices: a list of 2 or more distinct latent indices {span}")
+        width = len(ks)
+    else:
+        k = m.get("latent_index")
+        if not is_int(k) or k < 0 or (latent_dim is not None and k >= latent_dim):
+            raise ValueError(f"{at} needs a latent_index {span}")
+        width = None
+    deg = m.get("degrees")
+    if kind == "circular":
+        c, basis = m.get("center"), m.get("basis")
+        if (not isinstance(deg, list) or len(deg) != 2 or not all(is_finite_number(v) for v in deg)
+                or abs(deg[1] - deg[0] - FULL_TURN) > 1e-6):
+            raise ValueError(f"{at} (circular) needs degrees [lo, hi] spanning {FULL_TURN:g} degrees")
+        if not isinstance(c, list) or len(c) != width or not all(is_finite_number(v) for v in c):
+            raise ValueError(f"{at} (circular) needs a center of {width} finite numbers, one per latent")
+        if (not isinstance(basis, list) or len(basis) != width
+                or not all(isinstance(row, list) and len(row) == 2 and all(is_finite_number(v) for v in row) for row in basis)):
+            raise ValueError(f"{at} (circular) needs a basis of {width} rows [cos, sin] of 2 finite numbers")
+        sv = np.linalg.svd(np.asarray(basis, np.float64), compute_uv=False)
+        if not sv[-1] > 1e-9 * max(sv[0], 1e-300):
+            raise ValueError(f"{at} (circular) has a basis of rank < 2: no angle can be read back; re-export the model")
+        return m
+    lat = m.get("latent")
+    rows_ok = isinstance(lat, list) and (
+        all(is_finite_number(v) for v in lat) if width is None
+        else all(isinstance(r, list) and len(r) == width and all(is_finite_number(v) for v in r) for r in lat))
     if (not isinstance(deg, list) or not isinstance(lat, list) or len(deg) < 2 or len(deg) != len(lat)
-            or not all(is_finite_number(v) for v in deg + lat)
+            or not all(is_finite_number(v) for v in deg) or not rows_ok
             or any(b <= a for a, b in zip(deg, deg[1:]))):
-        raise ValueError(f"{where}angle_maps[{name!r}] needs equal-length lists 'degrees' (increasing) and 'latent' of finite numbers")
+        what = "finite numbers" if width is None else f"rows of {width} finite numbers"
+        raise ValueError(f"{at} needs equal-length lists 'degrees' (increasing) and 'latent' of {what}")
     return m
 
 
-def degrees_to_latent(angle_map: dict, degrees: float) -> float:
-    """Latent value for ``degrees`` by linear interpolation in the fitted table.
+def wrap_degrees(degrees):
+    """Angles (degrees, any shape) wrapped into [-180, 180)."""
+    return (np.asarray(degrees, np.float64) + 180.0) % FULL_TURN - 180.0
+
+
+def degrees_to_code(angle_map: dict, degrees: float) -> np.ndarray:
+    """Values (K,) of the map's latents (:func:`map_latents`) for the angle ``degrees``.
+
+    Tables interpolate linearly between their rows; a circular map gives the point
+    ``c + A [cos t, sin t]`` on its ellipse, for any finite angle (it wraps round).
 
     Raises:
-        ValueError: degrees outside the fitted range.
+        ValueError: a non-finite angle, or one outside a table's fitted range.
     """
+    if angle_map.get("kind") == "circular":
+        if not np.isfinite(degrees):
+            raise ValueError(f"angle {degrees} is not a finite number of degrees")
+        t = np.deg2rad(float(degrees))
+        return np.asarray(angle_map["center"], np.float64) + np.asarray(angle_map["basis"], np.float64) @ [np.cos(t), np.sin(t)]
     lo, hi = angle_map["degrees"][0], angle_map["degrees"][-1]
     if not np.isfinite(degrees) or not lo <= degrees <= hi:
         raise ValueError(f"angle {degrees} is outside the model's range [{lo:g}, {hi:g}] degrees")
-    return float(np.interp(degrees, angle_map["degrees"], angle_map["latent"]))
+    table = np.asarray(angle_map["latent"], np.float64).reshape(len(angle_map["degrees"]), -1)
+    return np.array([np.interp(degrees, angle_map["degrees"], col) for col in table.T])
+
+
+def degrees_to_latent(angle_map: dict, degrees: float) -> float:
+    """Latent value for ``degrees`` by linear interpolation in a one-latent table.
+
+    Raises:
+        ValueError: degrees outside the fitted range, or a map of several latents
+            (use :func:`degrees_to_code`).
+    """
+    if len(map_latents(angle_map)) != 1:
+        raise ValueError("this angle map sets several latents; use degrees_to_code")
+    return float(degrees_to_code(angle_map, degrees)[0])
+
+
+def latent_to_degrees(angle_map: dict, codes: np.ndarray) -> np.ndarray:
+    """Angles (N,) in degrees read back from full codes (N, D) through ``angle_map``.
+
+    Circular map: ``atan2`` of ``A^+ (z_group - c)`` (the least-squares point of the unit
+    circle's plane), wrapped into [-180, 180).  Tables: the angle of the nearest point of the
+    table's curve, sampled every 0.25 degrees.
+    """
+    z = np.asarray(codes, np.float64)[:, map_latents(angle_map)]
+    if angle_map.get("kind") == "circular":
+        w = (z - np.asarray(angle_map["center"], np.float64)) @ np.linalg.pinv(np.asarray(angle_map["basis"], np.float64)).T
+        return wrap_degrees(np.rad2deg(np.arctan2(w[:, 1], w[:, 0])))
+    lo, hi = angle_map["degrees"][0], angle_map["degrees"][-1]
+    grid = np.linspace(lo, hi, max(2, int(np.ceil((hi - lo) / 0.25)) + 1))
+    curve = np.stack([degrees_to_code(angle_map, d) for d in grid])  # (G, K)
+    return grid[np.argmin(((z[:, None, :] - curve[None]) ** 2).sum(axis=2), axis=1)]
+
+
+def angular_error(estimate, truth, circular: bool = True) -> np.ndarray:
+    """|estimate - truth| in degrees, the short way round when ``circular`` (at most 180)."""
+    d = np.asarray(estimate, np.float64) - np.asarray(truth, np.float64)
+    return np.abs(wrap_degrees(d) if circular else d)
 
 
 def angle_codes(angle_maps: dict, degrees: dict[str, float]) -> dict[int, float]:
     """Latent index -> value for the angles to set, e.g. ``{"azimuth": 30.0}`` (degrees).
 
+    A factor with a group of latents (a circular map) sets all of them.
+
     Raises:
-        ValueError: a factor without a table in this model, or an angle outside its table.
+        ValueError: a factor without a map in this model, or an angle outside its table.
     """
     codes = {}
     for name, deg in degrees.items():
         if name not in angle_maps:
             raise ValueError(f"this model has no latent for {name!r}; it can set: {', '.join(angle_maps) or 'nothing'}")
-        codes[int(angle_maps[name]["latent_index"])] = degrees_to_latent(angle_maps[name], deg)
+        for k, value in zip(map_latents(angle_maps[name]), degrees_to_code(angle_maps[name], deg)):
+            codes[k] = float(value)
     return codes
 
 

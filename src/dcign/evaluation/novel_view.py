@@ -30,7 +30,7 @@ import numpy as np
 from ..data.engine import SceneEngine
 from ..factors import ANGLE_FACTORS, Factors
 from ..images import tile
-from ..inference import check_angle_map, decode, degrees_to_latent, encode, net_device
+from ..inference import check_angle_map, decode, degrees_to_code, encode, map_latents, net_device
 
 
 def _angle_map(angle_maps: Mapping, factor: str) -> dict:
@@ -57,14 +57,26 @@ def _other_angles(engine: SceneEngine, rng: np.random.Generator, n: int) -> dict
     return {a: rng.uniform(*engine.space.ranges[a].central_half(), n) for a in ANGLE_FACTORS}
 
 
-def _check_net(net, engine: SceneEngine, latent_index: int, factor: str) -> None:
+def _check_net(net, engine: SceneEngine, latents: list[int], factor: str) -> None:
     preset = getattr(net, "preset", None)
     if preset is not None:
         if preset.image_size != engine.size:
             raise ValueError(f"the model works on {preset.image_size}-px images but the engine renders {engine.size} px; "
                              "use the engine of the model's config (dcign.inference.engine_for(cfg))")
-        if not 0 <= int(latent_index) < preset.latent_dim:
-            raise ValueError(f"the {factor} map points at latent {latent_index}, outside the model's {preset.latent_dim}-d code")
+        _check_latents(latents, preset.latent_dim, factor)
+
+
+def _check_latents(latents: list[int], latent_dim: int, factor: str) -> None:
+    bad = [k for k in latents if not 0 <= k < latent_dim]
+    if bad:
+        raise ValueError(f"the {factor} map points at latent {bad[0]}, outside the model's {latent_dim}-d code")
+
+
+def sweep_degrees(angle_map: dict, lo: float, hi: float, n: int) -> np.ndarray:
+    """``n`` evenly spaced angles over [lo, hi] degrees; for a circular map over a full turn the
+    last one is left out (it is the first view again)."""
+    full = angle_map.get("kind") == "circular" and hi - lo >= 360.0 - 1e-9
+    return np.linspace(lo, hi, n, endpoint=not full)
 
 
 def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n_identities: int = 10, n_angles: int = 7,
@@ -75,16 +87,17 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
     evenly spaced angles (degrees) over the part of its range that the model's table covers;
     the other angles are fixed per identity (drawn, seeded, from the central half of their
     ranges).  Every (source, target) pair is scored: the source image is encoded (posterior
-    mean), latent ``angle_maps[factor]["latent_index"]`` is set to
-    ``degrees_to_latent(angle_maps[factor], target)``, the code is decoded and compared with
-    the true rendering at the target angle.
+    mean), the factor's latent(s) (:func:`dcign.inference.map_latents`) are set to
+    ``degrees_to_code(angle_maps[factor], target)``, the code is decoded and compared with
+    the true rendering at the target angle.  Over a full turn (a circular map, chairs' azimuth)
+    the angles are spaced round the circle, the last not repeating the first.
 
     Args:
         net: model with ``encode(x) -> (mu, logvar)`` and ``decode(z) -> images`` (torch,
             (B, 1, S, S) in [0, 1]); e.g. :class:`dcign.model.DCIGN` in eval mode.  It runs on
             the device of its parameters.
-        angle_maps: ``{factor: {"latent_index", "degrees", "latent"}}`` as saved in
-            ``model.json`` (degrees increasing).
+        angle_maps: ``{factor: map}`` as saved in ``model.json``
+            (:func:`dcign.inference.check_angle_map`).
         engine: the :class:`SceneEngine` the model was trained on (same data set and size).
         factor: 'azimuth', 'elevation' or 'light_azimuth'.
         n_identities: test identities (1 .. size of the test split).
@@ -110,11 +123,11 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
         raise ValueError(f"n_identities must be in 1..{len(test_ids)} (the test split), got {n_identities!r}")
     if not isinstance(n_angles, (int, np.integer)) or n_angles < 2:
         raise ValueError(f"n_angles must be an integer >= 2, got {n_angles!r}")
-    k = int(m["latent_index"])
-    _check_net(net, engine, k, factor)
+    ks = map_latents(m)
+    _check_net(net, engine, ks, factor)
     lo, hi = _common_range(engine, factor, [m])
-    degrees = np.linspace(lo, hi, n_angles)
-    targets = np.array([degrees_to_latent(m, d) for d in degrees])
+    degrees = sweep_degrees(m, lo, hi, n_angles)
+    targets = np.stack([degrees_to_code(m, d) for d in degrees])  # (n_angles, K)
     rng = np.random.default_rng([seed, ANGLE_FACTORS.index(factor), 0x7E])
     ids = test_ids[:n_identities]
     device = net_device(net)
@@ -127,10 +140,9 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
         values[factor] = degrees
         images = engine.render(Factors(values["azimuth"], values["elevation"], values["light_azimuth"], np.full(n_angles, ident)))
         mu = encode(net.encode, images, device=device)  # (n_angles, D)
-        if not 0 <= k < mu.shape[1]:
-            raise ValueError(f"the {factor} map points at latent {k}, outside the model's {mu.shape[1]}-d code")
+        _check_latents(ks, mu.shape[1], factor)
         codes = np.repeat(mu[:, None, :], n_angles, axis=1)  # (source, target, D)
-        codes[:, :, k] = targets[None, :]
+        codes[:, :, ks] = targets[None, :, :]
         out = decode(net, codes.reshape(n_angles * n_angles, -1), 128, device)
         if out.shape[1:] != images.shape[1:]:
             raise ValueError(f"the model decodes {out.shape[1:]} images, the engine renders {images.shape[1:]}")
@@ -146,7 +158,7 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
         "same_view_mse": float(np.diag(per_pair).mean()),
         "copy_input_mse": float(copy.mean(axis=0)[off].mean()),
         "settings": {
-            "factor": factor, "latent_index": k, "degrees": degrees.tolist(), "n_identities": int(n_identities),
+            "factor": factor, "latent_index": ks[0], "latent_indices": ks, "degrees": degrees.tolist(), "n_identities": int(n_identities),
             "n_angles": int(n_angles), "seed": seed, "split": "test", "first_identity": int(ids[0]),
             "image_size": int(engine.size), "pixel_range": [0.0, 1.0],
             "mean_over": "test identities x ordered (source, target) angle pairs with source != target",
@@ -186,7 +198,7 @@ def figure7_columns(models: Mapping[str, tuple], engine: SceneEngine, factor: st
     if not isinstance(n_examples, (int, np.integer)) or not 1 <= n_examples <= len(test_ids):
         raise ValueError(f"n_examples must be in 1..{len(test_ids)} (the test split), got {n_examples!r}")
     for name, (net, _) in models.items():
-        _check_net(net, engine, int(maps[name]["latent_index"]), factor)
+        _check_net(net, engine, map_latents(maps[name]), factor)
     lo, hi = _common_range(engine, factor, list(maps.values()))
     rng = np.random.default_rng([seed, ANGLE_FACTORS.index(factor), 0xF7])
     ids = rng.choice(test_ids, size=n_examples, replace=False)
@@ -204,7 +216,7 @@ def figure7_columns(models: Mapping[str, tuple], engine: SceneEngine, factor: st
         m = maps[name]
         device = net_device(net)
         z = encode(net.encode, inputs, device=device)
-        z[:, int(m["latent_index"])] = [degrees_to_latent(m, t) for t in tgt]
+        z[:, map_latents(m)] = np.stack([degrees_to_code(m, t) for t in tgt])
         out = decode(net, z, 128, device)
         if out.shape[1:] != inputs.shape[1:]:
             raise ValueError(f"model {name!r} decodes {out.shape[1:]} images, the engine renders {inputs.shape[1:]}")
@@ -212,3 +224,52 @@ def figure7_columns(models: Mapping[str, tuple], engine: SceneEngine, factor: st
     columns.append(truth)
     grid = np.stack(columns, axis=1).reshape(-1, *inputs.shape[1:])
     return tile(grid, n_examples, len(columns))
+
+
+def rotation_grid(net, angle_map: dict, engine: SceneEngine, n_objects: int = 6, n_steps: int = 12, seed: int = 0) -> np.ndarray:
+    """Fig. 8-style grid (paper §4.2): unseen objects re-rendered while the azimuth latent(s) sweep.
+
+    Each row is one test identity at a random view (input, leftmost) followed by ``n_steps``
+    decodings of its code with the map's latents changed:
+
+    * a map over a group of latents (a circular map: chairs' azimuth on two latents) is driven
+      through ``n_steps`` angles evenly spaced over its range -- a full turn, the last angle
+      not repeating the first -- with the group set to ``degrees_to_code`` of each angle, so
+      the rows turn the whole way round;
+    * a one-latent table (the paper's single z1) sweeps evenly between the smallest and the
+      largest entry of the table (its calibrated range): over a full turn a single latent
+      cannot follow the table at every angle, so the sweep shows what the latent does.
+
+    Returns:
+        (H, W) float32 grid in [0, 1], ``n_objects`` rows by ``n_steps + 1`` columns.
+
+    Raises:
+        ValueError: n_objects outside 1 .. test split, n_steps < 2, or a malformed map.
+    """
+    from ..inference import latent_traversal
+
+    ids = engine.space.identities("test")
+    if not 1 <= n_objects <= len(ids):
+        raise ValueError(f"n_objects must be in 1..{len(ids)} (the test split), got {n_objects}")
+    if n_steps < 2:
+        raise ValueError(f"n_steps must be >= 2, got {n_steps}")
+    check_angle_map("azimuth", angle_map)
+    rng = np.random.default_rng([seed, 0xF8])
+    factors = engine.space.sample(rng, n_objects, "test")
+    factors.identity[:] = rng.choice(ids, size=n_objects, replace=False)
+    images = engine.render(factors)
+    device = net_device(net)
+    mu = encode(net.encode, images, device=device)
+    ks = map_latents(angle_map)
+    _check_latents(ks, mu.shape[1], "azimuth")
+    if len(ks) > 1:
+        lo, hi = float(angle_map["degrees"][0]), float(angle_map["degrees"][-1])
+        targets = np.stack([degrees_to_code(angle_map, d) for d in sweep_degrees(angle_map, lo, hi, n_steps)])
+        codes = np.repeat(mu[:, None, :], n_steps, axis=1)
+        codes[:, :, ks] = targets[None]
+        swept = decode(net, codes.reshape(n_objects * n_steps, -1), 128, device).reshape(n_objects, n_steps, *images.shape[1:])
+    else:
+        values = np.linspace(min(angle_map["latent"]), max(angle_map["latent"]), n_steps)
+        swept = latent_traversal(net, mu, ks[0], values, batch_size=128, device=device)
+    rows = [np.concatenate([images[i : i + 1], swept[i]]) for i in range(n_objects)]
+    return tile(np.concatenate(rows), n_objects, n_steps + 1)

@@ -10,6 +10,11 @@ Writes ``RUN_DIR/report/``:
 * ``traversal_<factor>.png`` -- latent traversals (paper Fig. 4/5): input, reconstruction,
   then the decoded image as the factor's latent sweeps its calibrated range;
 * ``reconstructions.png`` and the test reconstruction MSE per pixel (grey in [0, 1]);
+* the angles read back from the code through each factor's degrees <-> latent map
+  (:func:`dcign.inference.latent_to_degrees`) on the same random test scenes: median and mean
+  absolute error in degrees, the short way round for a factor that turns all the way
+  (chairs' azimuth);
+* ``fig8.png`` (chairs) -- Fig. 8 (paper §4.2): unseen chairs turned by the azimuth latent(s);
 * ``metrics.json`` and ``report.md`` (every figure with a one-line caption).
 """
 
@@ -28,34 +33,60 @@ from ..export import load_model  # noqa: E402
 from ..factors import ANGLE_FACTORS  # noqa: E402
 from ..images import save_png, tile  # noqa: E402
 from ..inference import (  # noqa: E402
-    correlations, decode, encode, engine_for, factor_latents, factor_sweep, fit_angle_maps, latent_traversal,
-    within_identity_spearman,
+    FULL_TURN, angular_error, correlations, decode, degrees_to_code, encode, engine_for, factor_groups, factor_latents,
+    factor_sweep, fit_angle_maps, latent_to_degrees, latent_traversal, map_latents, within_identity_spearman, wrap_degrees,
 )
+from .novel_view import rotation_grid, sweep_degrees  # noqa: E402
 
 UNITS = {"azimuth": "azimuth (deg)", "elevation": "elevation (deg)", "light_azimuth": "light azimuth (deg)"}
 
 
-def fig6(net, engine, latent_of: dict[str, int], n_identities: int, n_values: int, out_dir: Path) -> dict:
+def _full_turn(engine, factor: str) -> bool:
+    r = engine.space.ranges[factor]
+    return r.high - r.low >= FULL_TURN - 1e-9
+
+
+def fig6(net, engine, latent_of: dict[str, int], n_identities: int, n_values: int, out_dir: Path,
+         angle_maps: dict | None = None) -> dict:
+    """Fig. 6 on test identities: per factor, the inferred latent against the true angle.
+
+    A factor whose map sets a group of latents (``angle_maps``, e.g. chairs' azimuth on
+    z1, z2) is plotted as the angle read back from the group (:func:`latent_to_degrees`),
+    unwrapped to the side of the true angle it is nearer; its entry adds ``latent_indices``
+    and ``median_abs_error_deg``.
+    """
     ids = engine.space.identities("test")[:n_identities]
     results = {}
     factors_here = [f for f in ANGLE_FACTORS if f in latent_of]
     fig, axes = plt.subplots(1, len(factors_here), figsize=(4.2 * len(factors_here), 3.8), squeeze=False)
     for ax, f in zip(axes[0], factors_here):
         fs = factor_sweep(engine, f, ids, n_values)
-        z = encode(net.encode, engine.render(fs))[:, latent_of[f]]
+        codes = encode(net.encode, engine.render(fs))
         truth = fs[f]
+        m = (angle_maps or {}).get(f)
+        grouped = m is not None and len(map_latents(m)) > 1
+        if grouped:
+            est = latent_to_degrees(m, codes)
+            err = angular_error(est, truth, circular=_full_turn(engine, f))
+            z = truth + wrap_degrees(est - truth) if _full_turn(engine, f) else est  # the side nearer the truth
+        else:
+            z = codes[:, latent_of[f]]
         r = correlations(z, truth)
         r["spearman_within"] = within_identity_spearman(z, truth, n_values)
         if f == "azimuth":
             r["spearman_vs_abs"] = correlations(z, np.abs(truth))["spearman"]
         r["latent_index"] = int(latent_of[f])
+        if grouped:
+            r["latent_indices"] = map_latents(m)
+            r["median_abs_error_deg"] = float(np.median(err))
         results[f] = r
         for k in range(len(ids)):
             sl = slice(k * n_values, (k + 1) * n_values)
             ax.plot(truth[sl], z[sl], "-", color="0.6", lw=0.6, alpha=0.7)
         ax.scatter(truth, z, s=6, c="tab:blue")
         ax.set_xlabel(UNITS[f])
-        ax.set_ylabel(f"inferred z{latent_of[f] + 1}")
+        ax.set_ylabel(f"{f} read back from z{', z'.join(str(k + 1) for k in map_latents(m))} (deg)" if grouped
+                      else f"inferred z{latent_of[f] + 1}")
         ax.set_title(f"{f}: Spearman {r['spearman']:.3f} (within identity {r['spearman_within']:.3f}), "
                      f"Pearson {r['pearson']:.3f}", fontsize=8)
     fig.suptitle(f"Fig. 6: inferred latent vs ground truth, {len(ids)} test identities")
@@ -74,23 +105,46 @@ def traversals(net, engine, angle_maps: dict, latent_of: dict[str, int], out_dir
     names = []
     for f, k in latent_of.items():
         m = angle_maps.get(f)
-        lo, hi = (min(m["latent"]), max(m["latent"])) if m else (float(mu[:, k].min()) - 2, float(mu[:, k].max()) + 2)
-        swept = latent_traversal(net, mu, k, np.linspace(lo, hi, n_steps))
+        if m is not None and len(map_latents(m)) > 1:  # a latent group: driven through its map, angle by angle
+            ks = map_latents(m)
+            targets = np.stack([degrees_to_code(m, d) for d in sweep_degrees(m, m["degrees"][0], m["degrees"][-1], n_steps)])
+            codes = np.repeat(mu[:, None, :], n_steps, axis=1)
+            codes[:, :, ks] = targets[None]
+            swept = decode(net, codes.reshape(n_inputs * n_steps, -1)).reshape(n_inputs, n_steps, *images.shape[1:])
+        else:
+            lo, hi = (min(m["latent"]), max(m["latent"])) if m else (float(mu[:, k].min()) - 2, float(mu[:, k].max()) + 2)
+            swept = latent_traversal(net, mu, k, np.linspace(lo, hi, n_steps))
         rows = [np.concatenate([images[i : i + 1], recon[i : i + 1], swept[i]]) for i in range(n_inputs)]
         save_png(out_dir / f"traversal_{f}.png", tile(np.concatenate(rows), n_inputs, n_steps + 2))
         names.append(f)
     return names
 
 
-def reconstructions(net, engine, out_dir: Path, n_mse: int = 500, n_show: int = 16) -> float:
+def reconstructions(net, engine, out_dir: Path, angle_maps: dict | None = None, n_mse: int = 500,
+                    n_show: int = 16) -> tuple[float, dict]:
+    """Test MSE per pixel over ``n_mse`` random test scenes, and the angles read back from their codes.
+
+    Returns:
+        (MSE, {factor: {"median_abs_error_deg", "mean_abs_error_deg", "circular", "n_images"}}):
+        each factor of ``angle_maps`` read back with :func:`latent_to_degrees` against the
+        scene's true angle (wrap-aware for a factor whose range is a full turn).
+    """
     rng = np.random.default_rng(4)
     fs = engine.space.sample(rng, n_mse, "test")
     images = engine.render(fs)
-    recon = decode(net, encode(net.encode, images))
+    mu = encode(net.encode, images)
+    recon = decode(net, mu)
     mse = float(np.mean((recon - images) ** 2))
     pairs = np.concatenate([np.stack([images[i], recon[i]]) for i in range(n_show)])
     save_png(out_dir / "reconstructions.png", tile(pairs, n_show // 4, 8))
-    return mse
+    readback = {}
+    for f, m in (angle_maps or {}).items():
+        if f not in ANGLE_FACTORS:
+            continue
+        err = angular_error(latent_to_degrees(m, mu), fs[f], circular=_full_turn(engine, f))
+        readback[f] = {"median_abs_error_deg": float(np.median(err)), "mean_abs_error_deg": float(np.mean(err)),
+                       "circular": _full_turn(engine, f), "latent_indices": map_latents(m), "n_images": int(n_mse)}
+    return mse, readback
 
 
 def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, progress=print, metrics: bool = True,
@@ -125,16 +179,20 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
     progress("choosing factor latents")
     saved = meta.get("latent_of")  # chosen at export time; the angle maps belong to these latents
     latent_of = {f: int(k) for f, k in saved.items()} if saved else factor_latents(net.encode, engine, cfg.method.latent_layout, cfg.method.name)
-    angle_maps = meta.get("angle_maps") or fit_angle_maps(net.encode, engine, latent_of)
+    angle_maps = meta.get("angle_maps") or fit_angle_maps(
+        net.encode, engine, factor_groups(cfg.method.latent_layout, cfg.method.name, latent_of))
     progress("Fig. 6 sweeps")
-    f6 = fig6(net, engine, latent_of, n_identities, n_values, out_dir)
+    f6 = fig6(net, engine, latent_of, n_identities, n_values, out_dir, angle_maps)
     progress("latent traversals")
     traversed = traversals(net, engine, angle_maps, latent_of, out_dir)
+    if cfg.data.dataset == "chairs" and "azimuth" in angle_maps:
+        progress("Fig. 8 rotations of unseen chairs")
+        save_png(out_dir / "fig8.png", rotation_grid(net, angle_maps["azimuth"], engine))
     progress("reconstructions")
-    mse = reconstructions(net, engine, out_dir)
+    mse, readback = reconstructions(net, engine, out_dir, angle_maps)
     result = {
         "run": str(run_dir), "method": cfg.method.name, "dataset": cfg.data.dataset, "preset": cfg.model.preset,
-        "fig6": f6, "test_mse": mse, "latent_of": latent_of,
+        "fig6": f6, "test_mse": mse, "latent_of": latent_of, "angle_readback": readback,
         "settings": {"n_test_identities": n_identities, "n_values": n_values, "mse_images": 500},
     }
     if metrics:
@@ -146,11 +204,11 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
         result["disentanglement"] = disentanglement_metrics(net, cfg, engine, random_state=0, fast=True,
                                                             grouping_layout=grouping_layout)
     atomic_write_json(out_dir / "metrics.json", result)
-    atomic_write_text(out_dir / "report.md", render_markdown(result, traversed))
+    atomic_write_text(out_dir / "report.md", render_markdown(result, traversed, fig8=(out_dir / "fig8.png").is_file()))
     return result
 
 
-def render_markdown(m: dict, traversed: list[str]) -> str:
+def render_markdown(m: dict, traversed: list[str], fig8: bool = False) -> str:
     lines = [
         f"# dcign report: {m['method']} on {m['dataset']} ({m['preset']})", "",
         f"Test identities only ({m['settings']['n_test_identities']} for Fig. 6). Test reconstruction MSE per pixel "
@@ -161,14 +219,28 @@ def render_markdown(m: dict, traversed: list[str]) -> str:
     ]
     for f, r in m["fig6"].items():
         within = r.get("spearman_within")  # absent in reports written before it was added
-        lines.append(f"| {f} | z{r['latent_index'] + 1} | {r['pearson']:.3f} | {r['spearman']:.3f} | {_fmt(within)} |")
+        zs = ", ".join(f"z{k + 1}" for k in r.get("latent_indices", [r["latent_index"]]))
+        lines.append(f"| {f} | {zs} | {r['pearson']:.3f} | {r['spearman']:.3f} | {_fmt(within)} |")
     if "azimuth" in m["fig6"]:
         lines += ["", f"Azimuth latent vs |azimuth| (a folded code scores high here): Spearman {m['fig6']['azimuth']['spearman_vs_abs']:.3f}."]
     lines += ["", "![Fig. 6](fig6.png)", "",
-              "Fig. 6: each test identity's sweep of one factor, encoded; inferred latent against the true angle.", ""]
+              "Fig. 6: each test identity's sweep of one factor, encoded; inferred latent against the true angle "
+              "(a factor on a group of latents: the angle read back from the group through its map).", ""]
+    rb = m.get("angle_readback") or {}
+    if rb:
+        lines += [f"Angles read back from the code through the degrees <-> latent maps ({m['settings']['mse_images']} random "
+                  "test scenes; the short way round for a factor that turns all the way):", "",
+                  "| factor | latents | median abs error (deg) | mean abs error (deg) |", "|---|---|---|---|"]
+        lines += [f"| {f} | {', '.join(f'z{k + 1}' for k in r['latent_indices'])} | {r['median_abs_error_deg']:.1f} "
+                  f"| {r['mean_abs_error_deg']:.1f} |" for f, r in rb.items()]
+        lines.append("")
     for f in traversed:
         lines += [f"![traversal {f}](traversal_{f}.png)", "",
                   f"Latent traversal of {f}: input, reconstruction, then the {f} latent swept across its calibrated range.", ""]
+    if fig8:
+        lines += ["![Fig. 8](fig8.png)", "",
+                  "Fig. 8 (paper §4.2): unseen chairs (input, leftmost) re-rendered as the azimuth latent(s) are driven "
+                  "round the fitted map (a full turn for a circular map).", ""]
     lines += ["![reconstructions](reconstructions.png)", "", "Test images (left of each pair) and their reconstructions (right).", ""]
     d = m.get("disentanglement")
     if d:
