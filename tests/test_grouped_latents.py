@@ -216,3 +216,21 @@ def test_a_table_over_a_latent_group_is_checked_and_interpolated():
     with pytest.raises(ValueError, match="rows of 2 finite numbers"):
         check_angle_map("azimuth", {**m, "latent": [[0], [1], [2]]})
     assert tiny(latent_layout={"azimuth": [0, 1]}).method.latent_layout == {"azimuth": [0, 1]}
+
+
+def test_evaluate_reports_the_read_back_azimuth_of_unseen_chairs_and_fig8(tmp_path):
+    from dcign.evaluation.report import evaluate
+    from dcign.export import export_model
+
+    cfg = tiny(dataset="chairs", latent_layout={"azimuth": [0, 1]})
+    torch.manual_seed(0)
+    run = tmp_path / "chairs"
+    export_model(DCIGN(get_preset("small-64", 8)), cfg, run, {"azimuth": CIRCLE}, {"latent_of": {"azimuth": 0}})
+    m = evaluate(run, n_identities=2, n_values=4, progress=lambda _: None, metrics=False)
+    rb = m["angle_readback"]["azimuth"]
+    assert rb["circular"] is True and rb["latent_indices"] == [0, 1] and rb["n_images"] == 500
+    assert 0 <= rb["median_abs_error_deg"] <= 180 and 0 <= rb["mean_abs_error_deg"] <= 180
+    assert m["fig6"]["azimuth"]["latent_indices"] == [0, 1] and 0 <= m["fig6"]["azimuth"]["median_abs_error_deg"] <= 180
+    assert (run / "report" / "fig8.png").is_file()
+    report = (run / "report" / "report.md").read_text()
+    assert "![Fig. 8](fig8.png)" in report and "| azimuth | z1, z2 |" in report

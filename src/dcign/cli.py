@@ -355,6 +355,10 @@ def evaluate(
             fail(f"cannot write the report in {run_dir}: {exc.strerror or exc}")
     for f, r in result["fig6"].items():
         typer.echo(f"{f:14s} Spearman {r['spearman']:+.3f}  Pearson {r['pearson']:+.3f}")
+    for f, r in (result.get("angle_readback") or {}).items():
+        if r["circular"]:  # a factor that turns all the way (chairs' azimuth): its read-back error is the headline
+            typer.echo(f"{f:14s} read back from the code: median error {r['median_abs_error_deg']:.1f} deg "
+                       f"(mean {r['mean_abs_error_deg']:.1f}, {r['n_images']} test images)")
     typer.echo(f"test MSE per pixel {result['test_mse']:.5f}")
     if "disentanglement" in result:
         typer.echo("metrics " + "  ".join(f"{k} {v:.3f}" for k, v in result["disentanglement"]["headline"].items()))
