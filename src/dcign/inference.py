@@ -225,7 +225,7 @@ def map_latents(angle_map: dict) -> list[int]:
 
 
 def fit_angle_maps(encoder, engine: SceneEngine, latent_of: dict, n_identities: int = 20,
-                   n_values: int = 19, split: str = "train", seed: int = 1) -> dict:
+                   n_values: int = 19, split: str = "train", seed: int = 1, n_check: int = 200) -> dict:
     """Fit one degrees -> latent map per factor in ``latent_of`` (factor -> latent index, or a list
     of the factor's latents for a factor that owns a group).
 
@@ -236,13 +236,17 @@ def fit_angle_maps(encoder, engine: SceneEngine, latent_of: dict, n_identities: 
       interpolated linearly by :func:`degrees_to_code`:
       ``{"latent_index": k, "degrees": [...], "latent": [...], "monotone": bool}``.
     * Several latents, the factor's range a full turn (360 degrees, chairs' azimuth): a circular
-      map, the least-squares fit of the group's codes ``z ~ c + A [cos t, sin t]`` (a point on an
+      map candidate, the least-squares fit of the group's codes ``z ~ c + A [cos t, sin t]`` (a point on an
       ellipse per angle ``t``):
       ``{"kind": "circular", "latent_indices": [...], "degrees": [lo, hi], "center": c (K,),
       "basis": A (K, 2) as rows, "rms": root-mean-square residual of the fit}``.
-    * Several latents over a partial range: a table of the group's mean codes,
+    * Several latents: a table of the group's mean codes, the curve the code follows,
       ``{"kind": "table", "latent_indices": [...], "degrees": [...], "latent": (n_values, K) rows,
-      "monotone": bool}`` (monotone: every latent of the group moves one way).
+      "monotone": bool}`` (monotone: every latent of the group moves one way); read back as
+      the nearest point of the curve.
+    * Several latents over a full turn: the circular map or the table, whichever reads the
+      angles of ``n_check`` random scenes of ``split`` back with the smaller median error (kept
+      as ``train_median_error_deg``; on chairs the table won: 11 against 35 degrees on test chairs).
 
     Returns:
         {factor: map}; check a map with :func:`check_angle_map`.
@@ -254,17 +258,26 @@ def fit_angle_maps(encoder, engine: SceneEngine, latent_of: dict, n_identities: 
         factors = factor_sweep(engine, factor, ids, n_values, seed=seed)
         z = encode(encoder, engine.render(factors))[:, group]
         rng = engine.space.ranges[factor]
-        if len(group) > 1 and rng.high - rng.low >= FULL_TURN - 1e-9:
-            maps[factor] = fit_circular_map(z, factors[factor], group, (rng.low, rng.high))
-            continue
         table = z.reshape(len(ids), n_values, len(group)).mean(axis=0)  # (n_values, K)
         diffs = np.diff(table, axis=0)
         monotone = bool(np.all((diffs > 0).all(axis=0) | (diffs < 0).all(axis=0)))
         degrees = rng.grid(n_values).tolist()
         if len(group) == 1:
             maps[factor] = {"latent_index": group[0], "degrees": degrees, "latent": table[:, 0].tolist(), "monotone": monotone}
-        else:
-            maps[factor] = {"kind": "table", "latent_indices": group, "degrees": degrees, "latent": table.tolist(), "monotone": monotone}
+            continue
+        curve = {"kind": "table", "latent_indices": group, "degrees": degrees, "latent": table.tolist(), "monotone": monotone}
+        if rng.high - rng.low < FULL_TURN - 1e-9:
+            maps[factor] = curve
+            continue
+        # A full turn: the ellipse or the closed curve of mean codes, whichever reads back the
+        # angles of other TRAINING scenes (random views, off the sweep's grid) better: the curve
+        # follows a code that does not turn at an even speed, the ellipse smooths a noisy one.
+        check = engine.space.sample(np.random.default_rng([seed, 0xC1]), n_check, split)
+        codes = encode(encoder, engine.render(check))
+        candidates = [fit_circular_map(z, factors[factor], group, (rng.low, rng.high)), curve]
+        for m in candidates:
+            m["train_median_error_deg"] = float(np.median(angular_error(latent_to_degrees(m, codes), check[factor])))
+        maps[factor] = min(candidates, key=lambda m: m["train_median_error_deg"])
     return maps
 
 

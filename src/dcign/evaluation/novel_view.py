@@ -73,9 +73,9 @@ def _check_latents(latents: list[int], latent_dim: int, factor: str) -> None:
 
 
 def sweep_degrees(angle_map: dict, lo: float, hi: float, n: int) -> np.ndarray:
-    """``n`` evenly spaced angles over [lo, hi] degrees; for a circular map over a full turn the
+    """``n`` evenly spaced angles over [lo, hi] degrees; over a full turn (chairs' azimuth) the
     last one is left out (it is the first view again)."""
-    full = angle_map.get("kind") == "circular" and hi - lo >= 360.0 - 1e-9
+    full = hi - lo >= 360.0 - 1e-9
     return np.linspace(lo, hi, n, endpoint=not full)
 
 
@@ -89,8 +89,8 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
     ranges).  Every (source, target) pair is scored: the source image is encoded (posterior
     mean), the factor's latent(s) (:func:`dcign.inference.map_latents`) are set to
     ``degrees_to_code(angle_maps[factor], target)``, the code is decoded and compared with
-    the true rendering at the target angle.  Over a full turn (a circular map, chairs' azimuth)
-    the angles are spaced round the circle, the last not repeating the first.
+    the true rendering at the target angle.  Over a full turn (chairs' azimuth) the angles are
+    spaced round the circle, the last not repeating the first.
 
     Args:
         net: model with ``encode(x) -> (mu, logvar)`` and ``decode(z) -> images`` (torch,
