@@ -2,12 +2,12 @@
 # The main job, end to end on a fresh machine: install dcign, train a DC-IGN with `dcign train`'s
 # defaults (the README's options table: preset, data set, steps, learning rate) on the built-in
 # rendered faces, evaluate it on test identities, and print where the report is.
-# Usage: bash scripts/main_job.sh [RUN_DIR]   (default runs/faces-small64; run again to resume or re-evaluate)
+# Usage: bash scripts/main_job.sh [RUN_DIR]   (default runs/faces; run again to resume or re-evaluate)
 # DCIGN_STEPS=N and DCIGN_LR=X override the default steps and learning rate (a resumed run
 # keeps its learning rate; only its steps may change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN_DIR=${1:-runs/faces-small64}
+RUN_DIR=${1:-runs/faces}
 STEPS_OPT=()
 LR_OPT=()
 if [ -n "${DCIGN_STEPS:-}" ]; then STEPS_OPT=(--steps "$DCIGN_STEPS"); fi
