@@ -75,6 +75,18 @@ def check_data_set(key: str, dataset) -> None:
         raise ValueError(f"{exc}, or your files as NAME:PATH with NAME one of {', '.join(FILE_DATASETS)}") from None
 
 
+MAX_IDENTITIES = 1_000_000
+"""Most identities of one split: the engine holds a coefficient table per identity (a few
+hundred bytes each), so 2**32 identities asked for 32 GiB before this cap."""
+
+
+def identity_count(key: str, v) -> None:
+    """Check: an int in 1..:data:`MAX_IDENTITIES`."""
+    positive_int(key, v)
+    if v > MAX_IDENTITIES:
+        raise ValueError(f"{key} must be at most {MAX_IDENTITIES:,} (the engine keeps a table row per identity), got {v!r}")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where training steps come from and what one step holds (paper §3.1-3.2).
@@ -104,8 +116,8 @@ class DataConfig:
     dataset_options: dict = setting(dict, "Reader option key=value of a NAME:PATH data set, e.g. test_fraction=0.2 "
                                     "or bins=5 (repeatable).", flag="--data-option", parse=parse_options, multiple=True)
     data_seed: int = setting(0, "Seed of the identity table and its train/test split.", check=seed_range)
-    num_train_identities: int = setting(1000, "Training identities.", check=positive_int)
-    num_test_identities: int = setting(100, "Test identities, never seen in training.", check=positive_int)
+    num_train_identities: int = setting(1000, "Training identities.", check=identity_count)
+    num_test_identities: int = setting(100, "Test identities, never seen in training.", check=identity_count)
     batch_size: int = setting(20, "Images per one-factor group (paper: 20).", check=positive_int)
     groups_per_step: int = setting(4, "One-factor groups per step, each clamped to its own mean (paper: 1).",
                                    check=positive_int)
