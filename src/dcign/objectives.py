@@ -319,7 +319,7 @@ class MethodConfig:
     name: str = setting("dcign", "dcign, baseline, beta-vae or ada-gvae.", key="method",
                         check=choice(METHODS, "method"))
     latent_layout: dict = setting(default_layout, "0-based latent indices (z1 = 0) of each factor; the rest is "
-                                  "identity. NAME:PATH data sets: name their factors, e.g. 'orientation=0,scale=1' "
+                                  "identity. A factor may own several: 'azimuth=0,azimuth=1' (chairs' full turn). NAME:PATH data sets: name their factors, e.g. 'orientation=0,scale=1' "
                                   "(left out: one latent per factor).",
                                   parse=parse_layout)
     invariance_lambda: float = setting(0.01, "Invariance-targeting strength (paper: 0.01; 0 = off).",
