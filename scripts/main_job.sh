@@ -16,7 +16,7 @@ if [ -n "${DCIGN_LR:-}" ]; then LR_OPT=(--lr "$DCIGN_LR"); fi
 if [ -e "$RUN_DIR/model.json" ]; then
   echo "$RUN_DIR already holds a trained model; evaluating it again (pass another RUN_DIR to train anew)."
 else
-  echo "== installing dcign (CPU build of torch) =="
+  echo "== installing dcign and torch 2.13.0 (pip; falls back to the CPU wheel index) =="
   python3 -m pip install --quiet "torch==2.13.0" || python3 -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
   python3 -m pip install --quiet -e ".[test]"
   if [ -e "$RUN_DIR/config.json" ]; then
