@@ -77,12 +77,12 @@ def temp_files(folder: Path) -> list[Path]:
     return sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
 
 
-def exported(run_dir: Path, net: DCIGN | None = None, angle_maps: dict | None = None) -> Path:
-    """Export a (seeded, untrained) small-64 network with 8 latents and :data:`ANGLE_MAPS`."""
+def exported(run_dir: Path, net: DCIGN | None = None, angle_maps: dict | None = None, cfg=None) -> Path:
+    """Export a (seeded, untrained) small-64 network with 8 latents and :data:`ANGLE_MAPS` (config: ``cfg`` or :func:`tiny`)."""
     if net is None:
         torch.manual_seed(0)
         net = DCIGN(get_preset("small-64", 8))
-    export_model(net, tiny(), run_dir, ANGLE_MAPS if angle_maps is None else angle_maps)
+    export_model(net, cfg or tiny(), run_dir, ANGLE_MAPS if angle_maps is None else angle_maps)
     return run_dir
 
 

@@ -3,6 +3,7 @@ clamp, the circular degrees <-> latent map on known answers (with wrap-around at
 rendering with a two-latent map, Fig. 8's full turn and the model.json check of such maps."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from dcign.model import DCIGN, get_preset
 from dcign.objectives import DCIGNObjective, parse_layout
 
 CENTER, BASIS = [0.5, -1.0], [[2.0, 0.4], [-0.3, 1.2]]  # an ellipse, tilted: z = c + A [cos t, sin t]
+TWO_LATENT_AZIMUTH = tiny(latent_layout={"azimuth": [0, 1]})
 CIRCLE = {"kind": "circular", "latent_indices": [0, 1], "degrees": [-180.0, 180.0], "center": CENTER, "basis": BASIS, "rms": 0.0}
 
 
@@ -171,7 +173,7 @@ def test_render_cli_turns_a_model_with_a_two_latent_azimuth(tmp_path):
     with torch.no_grad():
         net.decoder.fc.weight[:, [0, 1]] *= 40
     maps = {"azimuth": {**CIRCLE, "latent_indices": [0, 1]}}
-    run = exported(tmp_path / "model", net, maps)
+    run = exported(tmp_path / "model", net, maps, cfg=TWO_LATENT_AZIMUTH)
     net, _, meta = load_model(run)
     assert meta["angle_maps"]["azimuth"]["kind"] == "circular"
     img = tmp_path / "in.png"
@@ -210,7 +212,7 @@ BAD_MAPS = {
 @pytest.mark.parametrize("case", list(BAD_MAPS))
 def test_model_json_refuses_a_malformed_circular_map(tmp_path, case):
     edit, message = BAD_MAPS[case]
-    run = exported(tmp_path / "model", angle_maps={"azimuth": dict(CIRCLE)})
+    run = exported(tmp_path / "model", angle_maps={"azimuth": dict(CIRCLE)}, cfg=TWO_LATENT_AZIMUTH)
     meta = json.loads((run / "model.json").read_text())
     meta["angle_maps"]["azimuth"].update(edit)
     (run / "model.json").write_text(json.dumps(meta))
@@ -221,6 +223,17 @@ def test_model_json_refuses_a_malformed_circular_map(tmp_path, case):
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(img)
     line = invoke(["render", "--run", run, "--image", img, "--set", "azimuth=0", "--out", tmp_path / "o.png"])
     assert message in line and not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("maps, message", [
+    ({"azimuth": {**CIRCLE, "latent_indices": [4, 5]}}, "sets latents [4, 5], but the run's latent_layout gives azimuth [0, 1]"),
+    ({"azimuth": dict(CIRCLE), "bogus": dict(CIRCLE)}, "angle_maps names 'bogus'"),
+])
+def test_model_json_refuses_maps_that_disagree_with_the_layout(tmp_path, maps, message):
+    """Found by a bad-input check: such maps rendered, overwriting identity latents (or latents 0, 1 twice)."""
+    run = exported(tmp_path / "model", angle_maps=maps, cfg=TWO_LATENT_AZIMUTH)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_model(run)
 
 
 def test_a_table_over_a_latent_group_is_checked_and_interpolated():

@@ -36,6 +36,17 @@ LR_SCHEDULES = ("constant", "cosine")
 ON_NONFINITE = ("stop", "skip")
 
 
+MAX_TIME_LIMIT = 1e7
+"""Most minutes ``--time-limit`` takes (19 years; Python's timedelta overflows near 1.4e12)."""
+
+
+def time_limit_minutes(key: str, v) -> None:
+    """Check: None or a finite number of minutes in (0, :data:`MAX_TIME_LIMIT`]."""
+    optional_positive(key, v)
+    if v is not None and v > MAX_TIME_LIMIT:
+        raise ValueError(f"{key} must be at most {MAX_TIME_LIMIT:g} minutes, got {v!r}; leave --time-limit out for no limit")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """The run section: how long, with which optimiser and seed, on how many render workers.
@@ -68,7 +79,7 @@ class RunConfig:
 
     steps: int = setting(5000, "Optimiser steps (the main job's).", check=positive_int)
     time_limit: float | None = setting(None, "Minutes of training (wall clock, summed over resumes) after which the run "
-                                       "stops and is exported even before --steps.", check=optional_positive)
+                                       "stops and is exported even before --steps.", check=time_limit_minutes)
     optimizer: str = setting("adam", "adam (authors' code) or rmsprop (paper text).",
                              check=choice(OPTIMIZERS, "optimizer"))
     lr: float = setting(1e-3, "Learning rate (the main job's: faster to disentangle on a CPU budget than the paper's "

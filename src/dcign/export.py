@@ -17,7 +17,7 @@ from safetensors.torch import save
 
 from .atomic import atomic_write_bytes, atomic_write_json
 from .config import TrainConfig
-from .inference import check_angle_map, engine_for, factor_groups, factor_latents, fit_angle_maps, own_latents, variance_latents
+from .inference import check_angle_map, engine_for, map_latents, factor_groups, factor_latents, fit_angle_maps, own_latents, variance_latents
 from .model import DCIGN
 
 MODEL_WEIGHTS = "model.safetensors"
@@ -166,5 +166,16 @@ def _check_angle_maps(meta: dict, cfg: TrainConfig, mpath: Path) -> None:
     maps = meta.get("angle_maps", {})
     if not isinstance(maps, dict):
         raise ValueError(f"{mpath}: angle_maps must be an object, got {type(maps).__name__}")
+    from .factors import ANGLE_FACTORS
+
+    layout = cfg.method.latent_layout if cfg.method.name == "dcign" and not cfg.is_file_data else {}
     for name, m in maps.items():
         check_angle_map(name, m, cfg.model.latent_dim, where=f"{mpath}: ")
+        if cfg.is_file_data:
+            continue
+        if name not in ANGLE_FACTORS:
+            raise ValueError(f"{mpath}: angle_maps names {name!r}; use {', '.join(ANGLE_FACTORS)} (or export the run again)")
+        latents = map_latents(m)
+        if name in layout and latents != layout[name]:
+            raise ValueError(f"{mpath}: angle_maps[{name!r}] sets latents {latents}, but the run's latent_layout gives "
+                             f"{name} {layout[name]}; export the run again")
