@@ -4,23 +4,33 @@ import torch
 from dcign.model import DCIGN, PRESETS, get_preset, kl_divergence, reconstruction_loss
 
 
-def test_paper_preset_matches_fig1():
-    net = DCIGN(get_preset("paper-150"))
-    shapes = []
-    x = torch.zeros(1, 1, 150, 150)
+def pooled_shapes(net: DCIGN) -> list[tuple]:
+    """(C, H, W) after each max-pool of the encoder, for one image of the preset's size."""
+    s = net.preset.image_size
+    x, shapes = torch.zeros(1, net.channels, s, s), []
     for layer in net.encoder.features:
         x = layer(x)
         if isinstance(layer, torch.nn.MaxPool2d):
             shapes.append(tuple(x.shape[1:]))
-    assert shapes == [(96, 73, 73), (64, 34, 34), (32, 15, 15)]
-    assert net.encoder.mu.in_features == 7200 and net.encoder.mu.out_features == 200
-    sizes = []
-    y = torch.relu(net.decoder.fc(torch.zeros(1, 200))).view(1, 32, 15, 15)
+    return shapes
+
+
+def decoder_conv_shapes(net: DCIGN) -> list[tuple]:
+    """(C, H, W) after each conv of the decoder, from the Linear layer's feature map."""
+    y, shapes = torch.relu(net.decoder.fc(torch.zeros(1, net.preset.latent_dim))).view(1, *net.decoder.start), []
     for layer in net.decoder.deconv:
         y = layer(y)
         if isinstance(layer, torch.nn.Conv2d):
-            sizes.append(tuple(y.shape[1:]))
-    assert sizes == [(32, 24, 24), (64, 42, 42), (96, 78, 78), (1, 150, 150)]
+            shapes.append(tuple(y.shape[1:]))
+    return shapes
+
+
+def test_paper_preset_matches_fig1():
+    net = DCIGN(get_preset("paper-150"))
+    assert pooled_shapes(net) == [(96, 73, 73), (64, 34, 34), (32, 15, 15)]
+    assert net.encoder.mu.in_features == 7200 and net.encoder.mu.out_features == 200
+    assert net.decoder.start == (32, 15, 15)
+    assert decoder_conv_shapes(net) == [(32, 24, 24), (64, 42, 42), (96, 78, 78), (1, 150, 150)]
 
 
 def test_reference_preset_widths():
@@ -33,20 +43,11 @@ def test_reference_preset_widths():
 def test_wide_preset_shapes():
     """wide-64: conv+pool encoder 32/64/128 to 128x8x8, nearest-upsample+conv decoder 64/32/1."""
     net = DCIGN(get_preset("wide-64"))
-    x, pooled = torch.zeros(1, 1, 64, 64), []
-    for layer in net.encoder.features:
-        x = layer(x)
-        if isinstance(layer, torch.nn.MaxPool2d):
-            pooled.append(tuple(x.shape[1:]))
-    assert pooled == [(32, 32, 32), (64, 16, 16), (128, 8, 8)]
+    assert pooled_shapes(net) == [(32, 32, 32), (64, 16, 16), (128, 8, 8)]
     assert net.encoder.mu.in_features == 8192 and net.encoder.mu.out_features == 200
-    y, convs = torch.relu(net.decoder.fc(torch.zeros(1, 200))).view(1, 128, 8, 8), []
-    for layer in net.decoder.deconv:
-        assert not isinstance(layer, torch.nn.ConvTranspose2d)
-        y = layer(y)
-        if isinstance(layer, torch.nn.Conv2d):
-            convs.append(tuple(y.shape[1:]))
-    assert convs == [(64, 16, 16), (32, 32, 32), (1, 64, 64)]
+    assert net.decoder.start == (128, 8, 8)
+    assert not any(isinstance(layer, torch.nn.ConvTranspose2d) for layer in net.decoder.deconv)
+    assert decoder_conv_shapes(net) == [(64, 16, 16), (32, 32, 32), (1, 64, 64)]
     assert [m.mode for m in net.decoder.deconv if isinstance(m, torch.nn.Upsample)] == ["nearest"] * 3
 
 
