@@ -107,18 +107,23 @@ def compare_runs(args) -> None:
                              f"model at the size of the first ({first.data.dataset}, {first.image_size} px)")
     engine = engine_for(first)
     data = EngineGroundTruth(engine, "test", num_bins=10, num_identities=args.identities)
-    rs = np.random.RandomState(args.seed)
     t = time.perf_counter()
-    f_train = data.sample_factors(args.points, rs)
-    f_test = data.sample_factors(args.points // 2, rs)
-    x_train = data.sample_observations_from_factors(f_train, rs)
-    x_test = data.sample_observations_from_factors(f_test, rs)
+    f_train, f_test, x_train, x_test = train_test_points(data, args.points, args.seed)
     pca_scenes = engine.space.sample(np.random.default_rng([args.seed, 0x9CA]), FULL_PCA_POINTS, "train")
     x_pca = engine.render(pca_scenes)
     print(f"rendered {len(x_train) + len(x_test) + len(x_pca)} images in {time.perf_counter() - t:.0f} s "
           f"({args.points} train / {args.points // 2} test points, {args.identities} test identities)", flush=True)
 
     score_runs(args, models, f_train, f_test, x_train, x_test, x_pca, data=None, describe_grouping=True)
+
+
+def train_test_points(gt, points: int, seed: int):
+    """``points`` train and ``points // 2`` test factor rows of a GroundTruthData and their images,
+    drawn in that order from one ``RandomState(seed)`` (disentanglement_lib's protocol)."""
+    rs = np.random.RandomState(seed)
+    f_train = gt.sample_factors(points, rs)
+    f_test = gt.sample_factors(points // 2, rs)
+    return f_train, f_test, gt.sample_observations_from_factors(f_train, rs), gt.sample_observations_from_factors(f_test, rs)
 
 
 def compare_file_runs(args, models) -> None:
@@ -130,12 +135,8 @@ def compare_file_runs(args, models) -> None:
                              f"must share the first's data set {first.data.dataset} ({first.image_size} px, {first.model.channels} channels)")
     data = first.open_data()
     gt = data.ground_truth(None, first.model.channels, first.image_size)
-    rs = np.random.RandomState(args.seed)
     t = time.perf_counter()
-    f_train = gt.sample_factors(args.points, rs)
-    f_test = gt.sample_factors(args.points // 2, rs)
-    x_train = gt.sample_observations_from_factors(f_train, rs)
-    x_test = gt.sample_observations_from_factors(f_test, rs)
+    f_train, f_test, x_train, x_test = train_test_points(gt, args.points, args.seed)
     pca_idx = data.random_batch(np.random.default_rng([args.seed, 0x9CA]), FULL_PCA_POINTS, "train")
     x_pca = data.images(pca_idx, first.model.channels, first.image_size)
     print(f"read {len(x_train) + len(x_test) + len(x_pca)} images of {data.name} in {time.perf_counter() - t:.0f} s "
