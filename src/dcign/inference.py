@@ -71,20 +71,24 @@ def decode(net, z: np.ndarray, batch_size: int = 256, device=None) -> np.ndarray
     return torch.cat(out).numpy()
 
 
-def latent_traversal(net, codes: np.ndarray, k: int, values, batch_size: int = 256, device=None) -> np.ndarray:
+def latent_traversal(net, codes: np.ndarray, k, values, batch_size: int = 256, device=None) -> np.ndarray:
     """Latent traversal (paper Fig. 4, 5, 8): each code decoded with latent ``k`` set to each of ``values``.
 
     Args:
         net: with ``decode(z)`` (see :func:`decode`); codes: (N, D) posterior means.
-        k: the latent to sweep; values: (V,) its values.
+        k: the latent to sweep, or a list of K latents swept together (a factor's group,
+            e.g. chairs' azimuth on z1, z2).
+        values: (V,) the latent's values, or (V, K) rows for a group.
 
     Returns:
         (N, V, 1, S, S) float32 images in [0, 1]; row i is code i's traversal.
     """
+    ks = [int(k)] if is_int(k) else [int(i) for i in k]
+    values = np.asarray(values).reshape(len(values), len(ks))
     out = []
     for code in np.asarray(codes):
         z = np.repeat(code[None], len(values), axis=0)
-        z[:, k] = values
+        z[:, ks] = values
         out.append(decode(net, z, batch_size, device))
     return np.stack(out)
 

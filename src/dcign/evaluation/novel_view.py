@@ -79,6 +79,13 @@ def sweep_degrees(angle_map: dict, lo: float, hi: float, n: int) -> np.ndarray:
     return np.linspace(lo, hi, n, endpoint=not full)
 
 
+def group_sweep(angle_map: dict, n_steps: int) -> np.ndarray:
+    """(n_steps, K) codes of a map's latent group at ``n_steps`` angles over its whole range
+    (:func:`sweep_degrees`, :func:`dcign.inference.degrees_to_code`): a group's traversal."""
+    lo, hi = float(angle_map["degrees"][0]), float(angle_map["degrees"][-1])
+    return np.stack([degrees_to_code(angle_map, d) for d in sweep_degrees(angle_map, lo, hi, n_steps)])
+
+
 def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n_identities: int = 10, n_angles: int = 7,
                    seed: int = 0) -> dict:
     """Mean per-pixel error of re-rendering test identities at a new angle (paper §4.1.1, Fig. 7).
@@ -263,13 +270,9 @@ def rotation_grid(net, angle_map: dict, engine: SceneEngine, n_objects: int = 6,
     ks = map_latents(angle_map)
     _check_latents(ks, mu.shape[1], "azimuth")
     if len(ks) > 1:
-        lo, hi = float(angle_map["degrees"][0]), float(angle_map["degrees"][-1])
-        targets = np.stack([degrees_to_code(angle_map, d) for d in sweep_degrees(angle_map, lo, hi, n_steps)])
-        codes = np.repeat(mu[:, None, :], n_steps, axis=1)
-        codes[:, :, ks] = targets[None]
-        swept = decode(net, codes.reshape(n_objects * n_steps, -1), 128, device).reshape(n_objects, n_steps, *images.shape[1:])
+        values = group_sweep(angle_map, n_steps)
     else:
         values = np.linspace(min(angle_map["latent"]), max(angle_map["latent"]), n_steps)
-        swept = latent_traversal(net, mu, ks[0], values, batch_size=128, device=device)
+    swept = latent_traversal(net, mu, ks, values, batch_size=128, device=device)
     rows = [np.concatenate([images[i : i + 1], swept[i]]) for i in range(n_objects)]
     return tile(np.concatenate(rows), n_objects, n_steps + 1)

@@ -33,10 +33,10 @@ from ..export import load_model  # noqa: E402
 from ..factors import ANGLE_FACTORS  # noqa: E402
 from ..images import save_png, tile  # noqa: E402
 from ..inference import (  # noqa: E402
-    FULL_TURN, angular_error, correlations, decode, degrees_to_code, encode, engine_for, factor_groups, factor_latents,
+    FULL_TURN, angular_error, correlations, decode, encode, engine_for, factor_groups, factor_latents,
     factor_sweep, fit_angle_maps, latent_to_degrees, latent_traversal, map_latents, within_identity_spearman, wrap_degrees,
 )
-from .novel_view import rotation_grid, sweep_degrees  # noqa: E402
+from .novel_view import group_sweep, rotation_grid  # noqa: E402
 
 UNITS = {"azimuth": "azimuth (deg)", "elevation": "elevation (deg)", "light_azimuth": "light azimuth (deg)"}
 
@@ -106,11 +106,7 @@ def traversals(net, engine, angle_maps: dict, latent_of: dict[str, int], out_dir
     for f, k in latent_of.items():
         m = angle_maps.get(f)
         if m is not None and len(map_latents(m)) > 1:  # a latent group: driven through its map, angle by angle
-            ks = map_latents(m)
-            targets = np.stack([degrees_to_code(m, d) for d in sweep_degrees(m, m["degrees"][0], m["degrees"][-1], n_steps)])
-            codes = np.repeat(mu[:, None, :], n_steps, axis=1)
-            codes[:, :, ks] = targets[None]
-            swept = decode(net, codes.reshape(n_inputs * n_steps, -1)).reshape(n_inputs, n_steps, *images.shape[1:])
+            swept = latent_traversal(net, mu, map_latents(m), group_sweep(m, n_steps))
         else:
             lo, hi = (min(m["latent"]), max(m["latent"])) if m else (float(mu[:, k].min()) - 2, float(mu[:, k].max()) + 2)
             swept = latent_traversal(net, mu, k, np.linspace(lo, hi, n_steps))
