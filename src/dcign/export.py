@@ -17,6 +17,7 @@ from safetensors.torch import save
 
 from .atomic import atomic_write_bytes, atomic_write_json
 from .config import TrainConfig
+from .factors import ANGLE_FACTORS
 from .inference import check_angle_map, engine_for, map_latents, factor_groups, factor_latents, fit_angle_maps, own_latents, variance_latents
 from .model import DCIGN
 
@@ -146,7 +147,6 @@ class _Mismatch(ValueError):
 
 def _check_latent_of(meta: dict, cfg: TrainConfig, mpath: Path) -> None:
     """Refuse a ``latent_of`` (factor -> latent chosen at export) that would fail later."""
-    from .factors import ANGLE_FACTORS
 
     latent_of = meta.get("latent_of")
     if latent_of is None:
@@ -166,8 +166,6 @@ def _check_angle_maps(meta: dict, cfg: TrainConfig, mpath: Path) -> None:
     maps = meta.get("angle_maps", {})
     if not isinstance(maps, dict):
         raise ValueError(f"{mpath}: angle_maps must be an object, got {type(maps).__name__}")
-    from .factors import ANGLE_FACTORS
-
     layout = cfg.method.latent_layout if cfg.method.name == "dcign" and not cfg.is_file_data else {}
     for name, m in maps.items():
         check_angle_map(name, m, cfg.model.latent_dim, where=f"{mpath}: ")
