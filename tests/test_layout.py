@@ -13,3 +13,10 @@ def test_empty_cli_layout_is_refused():
     with pytest.raises(ValueError, match="names no factor"):
         parse_layout("")
     assert parse_layout("azimuth=0,elevation=1") == {"azimuth": [0], "elevation": [1]}
+
+
+@pytest.mark.parametrize("text", ["azimuth=0,,elevation=1", "azimuth=0,", ",azimuth=0"])
+def test_an_empty_layout_entry_is_refused(text):
+    """Found by a bad-input check: the empty entry was dropped and the run trained."""
+    with pytest.raises(ValueError, match="empty entry"):
+        parse_layout(text)

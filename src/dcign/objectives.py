@@ -270,12 +270,15 @@ def parse_layout(text: str) -> dict[str, list[int]]:
     """'azimuth=0,elevation=1' -> {'azimuth': [0], 'elevation': [1]} (0-based latent indices).
 
     Raises:
-        ValueError: an entry that is not factor=integer, or no entry at all.
+        ValueError: an entry that is not factor=integer, an empty entry ('azimuth=0,,elevation=1'),
+            or no entry at all.
     """
     if not text.strip(", \t"):
         raise ValueError("--latent-layout names no factor; omit it for the default layout or pass factor=index,...")
     layout: dict[str, list[int]] = {}
-    for part in filter(None, text.split(",")):
+    for part in text.split(","):
+        if not part.strip():
+            raise ValueError(f"--latent-layout has an empty entry in {text!r}; separate factor=index entries by single commas")
         if "=" not in part:
             raise ValueError(f"--latent-layout entries look like factor=index, got {part!r}")
         name, idx = part.split("=", 1)
