@@ -15,8 +15,14 @@ compare designs by the quality columns at equal steps and read the cost column a
 "seconds per step here, now".  ``--cost-only`` times the designs interleaved (A, B, C, A, B,
 C, ...), which is fairer on a shared machine, and trains nothing.
 
+``--seconds S`` compares designs at EQUAL TRAINING TIME instead of equal steps: the designs'
+step costs are first timed interleaved (as ``--cost-only``), then each design trains for
+``S / its step cost`` steps (its cosine schedule, if any, decays over those steps).  A design
+(or setting, ``--variant``) that is better per step but slower per step can lose here.
+
 Usage:
     python benchmarks/preset_design.py --steps 400 [--designs small-64,wide-64,...] [--json out.json]
+    python benchmarks/preset_design.py --seconds 300 --designs small-64,dec-64 --variant lr=0.002
     python benchmarks/preset_design.py --cost-only [--repeats 15]
 """
 
@@ -39,6 +45,7 @@ from dcign.data import RenderedSteps
 from dcign.data.engine import SceneEngine
 from dcign.inference import correlations, decode, encode, factor_sweep
 from dcign.factors import ANGLE_FACTORS
+from dcign.images import save_png, tile
 from dcign.model import Preset
 from dcign.training import DisentanglingVAE
 
@@ -76,10 +83,13 @@ def faces_version() -> str:
 
 def cached_stream(cfg: TrainConfig, steps: int, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """(steps, N, 1, S, S) uint8 images and (steps, G) varied indices of the training stream."""
-    path = cache / f"stream_{cfg.data.dataset}_{faces_version()}_s{cfg.run.seed}_g{cfg.data.groups_per_step}_{steps}.npz"
-    if path.is_file():
-        d = np.load(path)
-        return d["images"], d["varied"]
+    stem = f"stream_{cfg.data.dataset}_{faces_version()}_s{cfg.run.seed}_g{cfg.data.groups_per_step}_"
+    path = cache / f"{stem}{steps}.npz"
+    longer = sorted((int(q.stem[len(stem):]), q) for q in cache.glob(f"{stem}*.npz") if q.stem[len(stem):].isdigit())
+    for n, q in longer:  # the stream is a pure function of (seed, step): a longer one starts with this one
+        if n >= steps:
+            d = np.load(q)
+            return d["images"][:steps], d["varied"][:steps]
     t = time.perf_counter()
     engine = cfg.engine_config()
     data = RenderedSteps(engine, cfg.data.batch_size, cfg.data.groups_per_step, cfg.data.batch_weights, "one_factor", seed=cfg.run.seed)
@@ -159,7 +169,8 @@ def forward_gflops_per_image(module: DisentanglingVAE) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def cost_only(names: list[str], lr: float, repeats: int, images, varied) -> None:
+def step_costs(names: list[str], lr: float, repeats: int, images, varied) -> dict[str, float]:
+    """Median seconds per training step of each design, timed interleaved (A, B, C, A, ...)."""
     mods = {n: make_module(n, lr) for n in names}
     opts = {n: optimiser(m) for n, m in mods.items()}
     times = {n: [] for n in names}
@@ -168,12 +179,17 @@ def cost_only(names: list[str], lr: float, repeats: int, images, varied) -> None
             t = step(mods[n], opts[n], batch_of(images, varied, r % len(images)))
             if r >= 2:
                 times[n].append(t)
-    base = np.median(times[names[0]])
+    return {n: float(np.median(t)) for n, t in times.items()}
+
+
+def cost_only(names: list[str], lr: float, repeats: int, images, varied) -> None:
+    costs = step_costs(names, lr, repeats, images, varied)
+    base = costs[names[0]]
     print(f"{'design':10s} {'params':>9s} {'GFLOP/img':>9s} {'s/step':>7s} {'img/s':>6s} {'x ' + names[0]:>10s}")
     for n in names:
-        t = float(np.median(times[n]))
-        p = sum(q.numel() for q in mods[n].parameters())
-        print(f"{n:10s} {p:9d} {forward_gflops_per_image(mods[n]):9.4f} {t:7.3f} {images.shape[1] / t:6.0f} {t / base:10.2f}", flush=True)
+        m, t = make_module(n, lr), costs[n]
+        p = sum(q.numel() for q in m.parameters())
+        print(f"{n:10s} {p:9d} {forward_gflops_per_image(m):9.4f} {t:7.3f} {images.shape[1] / t:6.0f} {t / base:10.2f}", flush=True)
 
 
 def main() -> None:
@@ -188,6 +204,13 @@ def main() -> None:
     ap.add_argument("--lr-schedule", default="constant", help="constant or cosine (as dcign train --lr-schedule)")
     ap.add_argument("--invariance-lambda", type=float, default=None, help="as dcign train (default: the config's)")
     ap.add_argument("--tag", default="", help="label printed with each row")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="train each design for this many seconds of step time (steps = seconds / its step cost) instead of --steps")
+    ap.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[;KEY=VALUE]",
+                    help="also train every design with these TrainConfig settings (repeatable), e.g. lr=0.002 or beta=0.5")
+    ap.add_argument("--variants-only", action="store_true", help="train only the --variant runs, not each design as it is")
+    ap.add_argument("--pictures", type=Path, default=None,
+                    help="write each run's reconstructions of 16 validation images here (input / reconstruction pairs)")
     args = ap.parse_args()
     settings = {"lr_schedule": args.lr_schedule}
     if args.invariance_lambda is not None:
@@ -202,26 +225,61 @@ def main() -> None:
         images, varied = cached_stream(cfg, max(args.repeats + 2, 20), args.cache)
         cost_only(names, args.lr, args.repeats, images, varied)
         return
-    images, varied = cached_stream(cfg, args.steps, args.cache)
+    runs = ([] if args.variants_only else [(n, "", {}) for n in names]) + [(n, v, parse_variant(v)) for v in args.variant for n in names]
+    if args.seconds is None:
+        steps_of = {(n, v): args.steps for n, v, _ in runs}
+    else:
+        probe_images, probe_varied = cached_stream(cfg, max(args.repeats + 2, 20), args.cache)
+        costs = step_costs(names, args.lr, args.repeats, probe_images, probe_varied)
+        print("step cost (s, interleaved): " + ", ".join(f"{n} {c:.3f}" for n, c in costs.items()), flush=True)
+        steps_of = {(n, v): max(1, int(args.seconds / costs[n])) for n, v, _ in runs}
+    images, varied = cached_stream(cfg, max(steps_of.values()), args.cache)
     val = validation_set(cfg)
-    head = (f"{'design':10s} {'params':>9s} {'GFLOP/img':>9s} {'steps':>5s} {'s/step':>7s} {'val MSE':>8s} "
+    head = (f"{'design':24s} {'params':>9s} {'GFLOP/img':>9s} {'steps':>5s} {'s/step':>7s} {'train s':>7s} {'val MSE':>8s} "
             + " ".join(f"{f[:5]:>5s} {'(w)':>5s}" for f in ANGLE_FACTORS))
     print(head, flush=True)
-    for n in names:
-        module = make_module(n, args.lr, steps=args.steps, **settings)
+    for n, variant, extra in runs:
+        steps = steps_of[(n, variant)]
+        run_settings = {**settings, "lr": args.lr, **extra}
+        module = make_module(n, run_settings.pop("lr"), steps=steps, **run_settings)
         opt = optimiser(module)
-        times = [step(module, opt, batch_of(images, varied, i), i) for i in range(args.steps)]
+        times = [step(module, opt, batch_of(images, varied, i), i) for i in range(steps)]
         q = quality(module.net, module.cfg, val)
-        row = {"design": n, "preset": asdict(model.PRESETS[n]), "params": sum(p.numel() for p in module.parameters()),
-               "gflop_per_image_forward": forward_gflops_per_image(module), "steps": args.steps, "lr": args.lr, "tag": args.tag, **settings,
+        label = n + (f" {variant}" if variant else "") + args.tag
+        if args.pictures:
+            save_reconstructions(module.net, val["mse_images"][:16], args.pictures / (label.replace(" ", "_").replace(";", "_") + ".png"))
+        row = {"design": n, "variant": variant, "preset": asdict(model.PRESETS[n]), "params": sum(p.numel() for p in module.parameters()),
+               "gflop_per_image_forward": forward_gflops_per_image(module), "steps": steps, "lr": module.cfg.run.lr, "tag": args.tag,
+               **settings, **extra, "budget_seconds": args.seconds, "train_seconds": float(np.sum(times)),
                "seconds_per_step_median": float(np.median(times)), "faces": faces_version(), **q}
-        print(f"{n + args.tag:10s} {row['params']:9d} {row['gflop_per_image_forward']:9.4f} {args.steps:5d} "
-              f"{row['seconds_per_step_median']:7.3f} {q['val_mse']:8.5f} "
+        print(f"{label:24s} {row['params']:9d} {row['gflop_per_image_forward']:9.4f} {steps:5d} "
+              f"{row['seconds_per_step_median']:7.3f} {row['train_seconds']:7.0f} {q['val_mse']:8.5f} "
               + " ".join(f"{q[f]:5.3f} {q[f + '_within']:5.3f}" for f in ANGLE_FACTORS), flush=True)
         if args.json:
             with open(args.json, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
 
+
+def save_reconstructions(net, images: np.ndarray, path: Path) -> None:
+    """(16, C, S, S) validation images -> a 4 x 8 grid of input / reconstruction pairs (decoded from mu)."""
+    net.eval()
+    recon = decode(net, encode(net.encode, images))
+    net.train()
+    save_png(path, tile(np.concatenate([np.stack([a, b]) for a, b in zip(images, recon)]), 4, 8))
+
+
+def parse_variant(text: str) -> dict:
+    """'lr=0.002;beta=0.5' -> {'lr': 0.002, 'beta': 0.5} (numbers parsed, other values kept as text)."""
+    out = {}
+    for part in text.split(";"):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"error: --variant {text!r}: write KEY=VALUE[;KEY=VALUE], e.g. lr=0.002")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value.strip()
+    return out
 
 if __name__ == "__main__":
     main()

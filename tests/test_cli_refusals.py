@@ -125,7 +125,10 @@ class _Fit(Exception):
 @pytest.mark.parametrize("args, beta", [
     (["--method", "beta-vae"], 4.0),  # before: 1.0, i.e. the plain baseline, silently
     (["--method", "beta-vae", "--beta", "1"], 1.0),
-    (["--method", "baseline"], 1.0),
+    (["--method", "baseline"], (64 / 150) ** 2),  # the paper's KL weight per pixel at 64 px
+    ([], (64 / 150) ** 2),  # dcign, the same
+    (["--preset", "paper-150"], 1.0),  # the paper's own size: the plain ELBO
+    (["--method", "ada-gvae"], 1.0),
     (["--config", "beta_vae.json"], 4.0),
 ])
 def test_beta_vae_defaults_to_beta_4(tmp_path, monkeypatch, args, beta):
@@ -137,5 +140,5 @@ def test_beta_vae_defaults_to_beta_4(tmp_path, monkeypatch, args, beta):
     (tmp_path / "beta_vae.json").write_text(json.dumps({**TINY_RUN, "method": "beta-vae"}))
     with mock.patch.object(pl.Trainer, "fit", side_effect=_Fit), pytest.raises(_Fit):
         dcign("train", "--out", "run", "--accelerator", "cpu", "--steps", "1", "--batch-size", "4", "--workers", "0", *args)
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["beta"] == beta
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["beta"] == pytest.approx(beta, rel=1e-12)
 

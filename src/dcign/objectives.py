@@ -289,10 +289,40 @@ def parse_layout(text: str) -> dict[str, list[int]]:
     return layout
 
 
-DEFAULT_BETA = {"beta-vae": 4.0}
-"""KL weight of a method when none is given (others: 1, the ELBO).  beta = 4: the value of
-disentanglement_lib's study grid used most often for beta-VAE, and Higgins et al.'s (2017)
-for 2D shapes; a beta-VAE left at 1 would silently be the plain baseline."""
+DEFAULT_BETA = {"beta-vae": 4.0, "ada-gvae": 1.0}
+"""KL weight of the comparison methods when none is given.  beta = 4 for beta-VAE: the value of
+disentanglement_lib's study grid used most often, and Higgins et al.'s (2017) for 2D shapes (a
+beta-VAE left at 1 would silently be the plain baseline); 1 for Ada-GVAE (Locatello et al.
+2020).  Both are published for 64 x 64 images and are used as published.  The paper's two
+models (``dcign`` and ``baseline``) get :func:`paper_kl_weight` instead."""
+
+PAPER_IMAGE_SIZE = 150
+"""Side of the paper's images in pixels (§4: 150 x 150 grey faces and chairs)."""
+
+
+def paper_kl_weight(image_size: int) -> float:
+    """KL weight that keeps the paper's balance of KL to likelihood per pixel: ``(S / 150)^2``.
+
+    The paper's ELBO (§3) sums the Bernoulli log-likelihood over 150 x 150 = 22,500 pixels
+    and adds the KL with weight 1, so each nat of code costs as much as 1/22,500 of the
+    image's likelihood.  An S x S image has S^2 terms; weight ``S^2 / 150^2`` keeps that price
+    per pixel (1 at 150 px, (64/150)^2 = 0.182 at 64 px).  With weight 1 at 64 px the KL is
+    5.5x dearer per pixel than in the paper: the posteriors of the pose latents stay wide
+    (azimuth's posterior sd was 8 degrees, elevation's 10 degrees of its 50-degree range, after
+    5,000 steps) and the decoder, trained on those jittered codes, blurs the face
+    (benchmarks/preset_design.py, validation faces: MSE 0.00610 -> 0.00463 at 5 min of
+    training).  ``--beta 1`` gives the plain ELBO at any size.
+
+    Args:
+        image_size: S, the side of the (square) images in pixels; counted per pixel
+            position, not per channel (the paper's images are grey).
+    """
+    return (image_size / PAPER_IMAGE_SIZE) ** 2
+
+
+def _optional_beta(key: str, v) -> None:
+    if v is not None:
+        non_negative(key, v)
 
 
 @dataclass(frozen=True)
@@ -310,10 +340,12 @@ class MethodConfig:
         clamp_reference: 'mean' (paper) or 'first' (authors' code).
         clamp_target: 'z' (paper: clamp the sample) or 'params' (authors' code: mu and log sigma^2).
         kl_on_clamped: keep the KL gradient of clamped latents (paper) or drop it (authors' code).
-        beta: KL weight; left out (None) it is the method's default, :data:`DEFAULT_BETA`:
-            4 for 'beta-vae' (the value disentanglement_lib's study used most and Higgins et
-            al. 2017 report for their shapes; beta = 1 would be the plain baseline), 1 (the
-            ELBO) for the other methods.  Saved configs hold the number.
+        beta: KL weight; left out (None) it is the method's default: :data:`DEFAULT_BETA`
+            for 'beta-vae' (4) and 'ada-gvae' (1), and for 'dcign' and 'baseline'
+            :func:`paper_kl_weight` of the run's image size (the paper's KL price per
+            pixel: 0.182 at 64 px, 1 at 150 px), filled in by
+            :class:`dcign.config.TrainConfig`, which knows the image size.  Saved configs
+            hold the number.
 
     Raises:
         ValueError: naming the first bad setting.
@@ -332,12 +364,13 @@ class MethodConfig:
                                 check=choice(CLAMP_TARGETS, "clamp_target"))
     kl_on_clamped: bool = setting(True, "Keep the KL term of clamped latents (paper) or drop it "
                                   "(--no-kl-on-clamped, authors' code).", check=boolean)
-    beta: float | None = setting(None, "KL weight (paper: 1, the ELBO).", check=non_negative,
-                                 default_text="4 for beta-vae, 1 (the ELBO) for the others")
+    beta: float | None = setting(None, "KL weight (1 = the plain ELBO).", check=_optional_beta,
+                                 default_text="(size/150)^2 for dcign and baseline, the paper's per pixel "
+                                 "(0.182 at 64 px); 4 for beta-vae; 1 for ada-gvae")
 
     def __post_init__(self) -> None:
-        if self.beta is None and isinstance(self.name, str):
-            object.__setattr__(self, "beta", DEFAULT_BETA.get(self.name, 1.0))
+        if self.beta is None and isinstance(self.name, str) and self.name in DEFAULT_BETA:
+            object.__setattr__(self, "beta", DEFAULT_BETA[self.name])
         check_fields(self)
 
 
