@@ -14,12 +14,16 @@ Presets (paper Fig. 1 and the authors' released Torch7 code):
 * ``wide-64``: ``small-64`` with twice the channels at every stage (32/64/128 encoder,
   decoder Linear 200 -> 128x8x8, then 64 channels at 16 px, 32 at 32 px, 1 at 64 px), so the
   decoder is not starved at 32 and 64 px; 3.7x the FLOPs per image of ``small-64`` and
-  about 1.8x its step time on 2 cores.  Screened with ``benchmarks/preset_design.py`` on
-  validation identities (table in the README): after 250 steps it tracks light azimuth and
-  within-identity elevation better than ``small-64`` but does not yet reconstruct better.
+  2.45x its step time on 2 cores.  Screened with ``benchmarks/preset_design.py`` on
+  validation identities: per step it tracks light azimuth and within-identity elevation
+  better than ``small-64``, but at EQUAL TRAINING TIME the wider decoders lose (5 min:
+  ``dec-64``, today's encoder with this decoder, val MSE 0.00701 vs ``small-64``'s 0.00610
+  at beta 1, 0.00548 vs 0.00463 at the default beta), so ``small-64`` stays the CPU preset.
 
 The likelihood is Bernoulli (binary cross-entropy against grey targets, summed over
-pixels) and the prior N(0, I); the ELBO is what SGVB maximises (Kingma & Welling 2014).
+pixels) and the prior N(0, I); the ELBO is what SGVB maximises (Kingma & Welling 2014).  The
+KL's weight is set by the method config (:func:`dcign.objectives.paper_kl_weight`: the
+paper's weight per pixel, 0.182 at 64 px).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ RMSprop are invariant to the overall scale of the loss.  The methods differ in t
 * :class:`DCIGNObjective` -- Kulkarni et al. 2015, §3.1-3.2: steps of one-factor groups; the
   clamp with invariance targeting (:mod:`dcign.clamp`) on every group.
 * :class:`SGVBObjective` -- plain SGVB (Kingma & Welling 2014) on independently drawn images:
-  the entangled baseline of §4.1.1 (``beta = 1``) and β-VAE (Higgins et al. 2017, ``beta > 1``).
+  the entangled baseline of §4.1.1 (the paper's weight 1 per 150 x 150 image, i.e.
+  :func:`paper_kl_weight`) and β-VAE (Higgins et al. 2017, ``beta > 1``).
 * :class:`AdaGVAEObjective` -- Locatello et al. 2020: weakly supervised pairs sharing an unknown
   subset of factors; shared latents get the pair's averaged posterior (:func:`ada_gvae_posteriors`).
 
