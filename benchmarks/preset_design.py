@@ -169,27 +169,27 @@ def forward_gflops_per_image(module: DisentanglingVAE) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def step_costs(names: list[str], lr: float, repeats: int, images, varied) -> dict[str, float]:
-    """Median seconds per training step of each design, timed interleaved (A, B, C, A, ...)."""
-    mods = {n: make_module(n, lr) for n in names}
+def step_costs(mods: dict[str, DisentanglingVAE], repeats: int, images, varied) -> dict[str, float]:
+    """Median seconds per training step of each design's module, timed interleaved (A, B, C, A, ...)."""
     opts = {n: optimiser(m) for n, m in mods.items()}
-    times = {n: [] for n in names}
+    times = {n: [] for n in mods}
     for r in range(repeats + 2):
-        for n in names:
-            t = step(mods[n], opts[n], batch_of(images, varied, r % len(images)))
+        for n, m in mods.items():
+            t = step(m, opts[n], batch_of(images, varied, r % len(images)))
             if r >= 2:
                 times[n].append(t)
     return {n: float(np.median(t)) for n, t in times.items()}
 
 
 def cost_only(names: list[str], lr: float, repeats: int, images, varied) -> None:
-    costs = step_costs(names, lr, repeats, images, varied)
+    mods = {n: make_module(n, lr) for n in names}
+    costs = step_costs(mods, repeats, images, varied)
     base = costs[names[0]]
     print(f"{'design':10s} {'params':>9s} {'GFLOP/img':>9s} {'s/step':>7s} {'img/s':>6s} {'x ' + names[0]:>10s}")
     for n in names:
-        m, t = make_module(n, lr), costs[n]
-        p = sum(q.numel() for q in m.parameters())
-        print(f"{n:10s} {p:9d} {forward_gflops_per_image(m):9.4f} {t:7.3f} {images.shape[1] / t:6.0f} {t / base:10.2f}", flush=True)
+        t = costs[n]
+        p = sum(q.numel() for q in mods[n].parameters())
+        print(f"{n:10s} {p:9d} {forward_gflops_per_image(mods[n]):9.4f} {t:7.3f} {images.shape[1] / t:6.0f} {t / base:10.2f}", flush=True)
 
 
 def main() -> None:
@@ -230,7 +230,7 @@ def main() -> None:
         steps_of = {(n, v): args.steps for n, v, _ in runs}
     else:
         probe_images, probe_varied = cached_stream(cfg, max(args.repeats + 2, 20), args.cache)
-        costs = step_costs(names, args.lr, args.repeats, probe_images, probe_varied)
+        costs = step_costs({n: make_module(n, args.lr) for n in names}, args.repeats, probe_images, probe_varied)
         print("step cost (s, interleaved): " + ", ".join(f"{n} {c:.3f}" for n, c in costs.items()), flush=True)
         steps_of = {(n, v): max(1, int(args.seconds / costs[n])) for n, v, _ in runs}
     images, varied = cached_stream(cfg, max(steps_of.values()), args.cache)

@@ -131,7 +131,7 @@ class _Fit(Exception):
     (["--method", "ada-gvae"], 1.0),
     (["--config", "beta_vae.json"], 4.0),
 ])
-def test_beta_vae_defaults_to_beta_4(tmp_path, monkeypatch, args, beta):
+def test_each_method_gets_its_default_kl_weight(tmp_path, monkeypatch, args, beta):
     from unittest import mock
 
     import lightning.pytorch as pl

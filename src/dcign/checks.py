@@ -153,6 +153,12 @@ def optional_string(key: str, v) -> None:
         raise ValueError(f"{key} must be a string, got {v!r}")
 
 
+def optional_non_negative(key: str, v) -> None:
+    """Check: None or a finite number >= 0."""
+    if v is not None:
+        non_negative(key, v)
+
+
 def optional_positive(key: str, v) -> None:
     """Check: None or a finite number > 0."""
     if v is not None:

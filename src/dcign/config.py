@@ -29,7 +29,7 @@ from .data.engine import EngineConfig
 from .factors import normalise_weights
 from .layout import check_layout, group_latents
 from .model import ModelConfig
-from .objectives import MethodConfig, paper_kl_weight
+from .objectives import MethodConfig, default_beta
 
 OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine")
@@ -142,8 +142,8 @@ class TrainConfig:
         for name, cls in SECTIONS.items():
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"the {name} section must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
-        if self.method.beta is None:  # dcign / baseline: the paper's KL weight per pixel at this image size
-            object.__setattr__(self, "method", replace(self.method, beta=paper_kl_weight(self.model.image_size)))
+        if self.method.beta is None:  # the method's default, which may depend on the image size
+            object.__setattr__(self, "method", replace(self.method, beta=default_beta(self.method.name, self.model.image_size)))
         d = self.data
         if self.model.channels == 3 and not d.is_file_data:
             raise ValueError(f"the {d.dataset} engine renders grey images; channels 3 needs a colour data set NAME:PATH")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .checks import boolean, check_fields, choice, non_negative, setting
+from .checks import boolean, check_fields, choice, non_negative, optional_non_negative, setting
 from .clamp import REFERENCES, clamp_groups
 from .distributed import rank_noise
 from .factors import FACTORS
@@ -321,9 +321,10 @@ def paper_kl_weight(image_size: int) -> float:
     return (image_size / PAPER_IMAGE_SIZE) ** 2
 
 
-def _optional_beta(key: str, v) -> None:
-    if v is not None:
-        non_negative(key, v)
+def default_beta(method: str, image_size: int) -> float:
+    """The KL weight a run of ``method`` gets when none is given: :data:`DEFAULT_BETA`, else
+    :func:`paper_kl_weight` of the image size (``dcign`` and ``baseline``)."""
+    return DEFAULT_BETA.get(method, paper_kl_weight(image_size))
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,7 @@ class MethodConfig:
         beta: KL weight; left out (None) it is the method's default: :data:`DEFAULT_BETA`
             for 'beta-vae' (4) and 'ada-gvae' (1), and for 'dcign' and 'baseline'
             :func:`paper_kl_weight` of the run's image size (the paper's KL price per
-            pixel: 0.182 at 64 px, 1 at 150 px), filled in by
+            pixel: 0.182 at 64 px, 1 at 150 px); :func:`default_beta`, filled in by
             :class:`dcign.config.TrainConfig`, which knows the image size.  Saved configs
             hold the number.
 
@@ -365,13 +366,13 @@ class MethodConfig:
                                 check=choice(CLAMP_TARGETS, "clamp_target"))
     kl_on_clamped: bool = setting(True, "Keep the KL term of clamped latents (paper) or drop it "
                                   "(--no-kl-on-clamped, authors' code).", check=boolean)
-    beta: float | None = setting(None, "KL weight (1 = the plain ELBO).", check=_optional_beta,
+    beta: float | None = setting(None, "KL weight (1 = the plain ELBO).", check=optional_non_negative,
                                  default_text="(size/150)^2 for dcign and baseline, the paper's per pixel "
                                  "(0.182 at 64 px); 4 for beta-vae; 1 for ada-gvae")
 
     def __post_init__(self) -> None:
         if self.beta is None and isinstance(self.name, str) and self.name in DEFAULT_BETA:
-            object.__setattr__(self, "beta", DEFAULT_BETA[self.name])
+            object.__setattr__(self, "beta", DEFAULT_BETA[self.name])  # known without the image size
         check_fields(self)
 
 
