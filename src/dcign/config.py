@@ -77,7 +77,7 @@ class RunConfig:
         ValueError: naming the first bad setting.
     """
 
-    steps: int = setting(5000, "Optimiser steps (the main job's).", check=positive_int)
+    steps: int = setting(7000, "Optimiser steps (the main job's).", check=positive_int)
     time_limit: float | None = setting(None, "Minutes of training (wall clock, summed over resumes) after which the run "
                                        "stops and is exported even before --steps.", check=time_limit_minutes)
     optimizer: str = setting("adam", "adam (authors' code) or rmsprop (paper text).",
