@@ -25,8 +25,8 @@ Sizes.  The default (CPU) plan trains both face runs with ``dcign train``'s defa
 steps, learning rate: :class:`dcign.config.TrainConfig`'s, the main job's settings, so
 ``faces-dcign`` is the main job's model) and chairs for :data:`CPU_CHAIRS_STEPS`; on the
 2-core development machine a default faces DC-IGN step (4 groups x 20 images of small-64)
-took about 0.4 s (2,500 steps in 16.5 min), so the three runs train in about
-6,500 x 0.4 s = 43 min and the evaluation adds a few minutes: under an hour.
+took about 0.134 s alone (7,000 steps in 15.6 min), so the three runs train in about
+15,500 x 0.134 s = 35 min and the evaluation adds a few minutes: under an hour.
 ``full=True`` is the paper's scale (``paper-150``, 1x150x150, :data:`GPU_STEPS`, more render
 workers, the paper's learning rate :data:`PAPER_LR`) and is meant for a GPU.  ``steps``
 overrides every run's step count.
