@@ -226,6 +226,7 @@ def main() -> None:
         cost_only(names, args.lr, args.repeats, images, varied)
         return
     runs = ([] if args.variants_only else [(n, "", {}) for n in names]) + [(n, v, parse_variant(v)) for v in args.variant for n in names]
+    check_args(args, runs, settings)
     if args.seconds is None:
         steps_of = {(n, v): args.steps for n, v, _ in runs}
     else:
@@ -246,8 +247,6 @@ def main() -> None:
         times = [step(module, opt, batch_of(images, varied, i), i) for i in range(steps)]
         q = quality(module.net, module.cfg, val)
         label = n + (f" {variant}" if variant else "") + args.tag
-        if args.pictures:
-            save_reconstructions(module.net, val["mse_images"][:16], args.pictures / (label.replace(" ", "_").replace(";", "_") + ".png"))
         row = {"design": n, "variant": variant, "preset": asdict(model.PRESETS[n]), "params": sum(p.numel() for p in module.parameters()),
                "gflop_per_image_forward": forward_gflops_per_image(module), "steps": steps, "lr": module.cfg.run.lr, "tag": args.tag,
                **settings, **extra, "budget_seconds": args.seconds, "train_seconds": float(np.sum(times)),
@@ -258,6 +257,8 @@ def main() -> None:
         if args.json:
             with open(args.json, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
+        if args.pictures:
+            save_reconstructions(module.net, val["mse_images"][:16], args.pictures / (label.replace(" ", "_").replace(";", "_") + ".png"))
 
 
 def save_reconstructions(net, images: np.ndarray, path: Path) -> None:
@@ -266,6 +267,31 @@ def save_reconstructions(net, images: np.ndarray, path: Path) -> None:
     recon = decode(net, encode(net.encode, images))
     net.train()
     save_png(path, tile(np.concatenate([np.stack([a, b]) for a, b in zip(images, recon)]), 4, 8))
+
+
+FIXED_BY_THE_SCREEN = ("preset", "steps", "seed")
+"""Config keys a --variant may not set: the design, --steps / --seconds and the seed define each run."""
+
+
+def check_args(args, runs: list[tuple[str, str, dict]], settings: dict) -> None:
+    """Refuse bad options before any work (SystemExit with one line naming the problem and the fix)."""
+    if args.steps < 1 or args.repeats < 1:
+        raise SystemExit(f"error: --steps and --repeats must be positive integers, got {args.steps} and {args.repeats}")
+    if args.seconds is not None and not 0 < args.seconds < float("inf"):
+        raise SystemExit(f"error: --seconds must be a positive, finite number of seconds, got {args.seconds}")
+    for n, variant, extra in runs:
+        fixed = sorted(set(extra) & set(FIXED_BY_THE_SCREEN))
+        if fixed:
+            raise SystemExit(f"error: --variant {variant!r} sets {', '.join(fixed)}: use --designs, --steps or --seconds instead")
+        try:
+            TrainConfig.from_dict(dict(preset=n, **{**settings, "lr": args.lr, **extra}))
+        except (ValueError, TypeError) as exc:
+            raise SystemExit(f"error: --variant {variant!r}: {exc}" if variant else f"error: {exc}") from None
+    if args.pictures is not None:
+        try:
+            args.pictures.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(f"error: --pictures {args.pictures}: cannot make that folder ({exc.strerror}); give a folder path") from None
 
 
 def parse_variant(text: str) -> dict:

@@ -48,7 +48,7 @@ import time
 from pathlib import Path
 
 from dcign.atomic import atomic_write_json
-from dcign.config import TrainConfig
+from dcign.config import TrainConfig, check_resumable
 from dcign.evaluation.novel_view import novel_view_mse
 from dcign.evaluation.report import evaluate
 from dcign.export import MODEL_CONFIG, MODEL_WEIGHTS, load_model
@@ -75,6 +75,10 @@ def parse_budgets(text: str) -> tuple[float, ...]:
     return budgets
 
 
+BUDGET_KEYS = ("steps", "time_limit")
+"""Config keys the budgets set (a --set of them would be overridden, so it is refused)."""
+
+
 def parse_sets(items: list[str]) -> dict:
     """['preset=wide-64', 'groups_per_step=8'] -> config keys (values read as JSON, else strings)."""
     out = {}
@@ -82,11 +86,39 @@ def parse_sets(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        if key.strip() in BUDGET_KEYS:
+            raise ValueError(f"--set {item!r}: the budgets set {' and '.join(BUDGET_KEYS)}; give --budgets instead")
         try:
             out[key.strip()] = json.loads(value)
         except ValueError:
             out[key.strip()] = value
     return out
+
+
+def check_baseline(run_dir: Path, cfg: TrainConfig) -> None:
+    """Refuse a --baseline that is not an exported entangled baseline of the same network and faces (ValueError)."""
+    _, base, _ = load_model(run_dir)
+    if base.method.name != "baseline":
+        raise ValueError(f"--baseline {run_dir} was trained with --method {base.method.name}; give a `dcign train --method baseline` run")
+    for key in ("preset", "dataset", "channels"):
+        ours, theirs = cfg.to_dict()[key], base.to_dict()[key]
+        if ours != theirs:
+            raise ValueError(f"--baseline {run_dir} has {key} {theirs!r}, the benchmark's DC-IGN {ours!r}; "
+                             f"train the baseline with the same {key}")
+
+
+def check_out(out: Path, cfgs: dict[str, TrainConfig]) -> None:
+    """Refuse an --out that is a file, or whose runs were trained with another config (ValueError)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot make that folder ({exc.strerror}); give a folder path") from None
+    for name, cfg in cfgs.items():
+        if (out / name / "config.json").is_file():
+            try:
+                check_resumable(out / name, cfg.updated(steps=STEP_CAP).with_data_version())
+            except ValueError as exc:
+                raise ValueError(f"{exc}; --out {out} holds an earlier benchmark: give a new --out, or the same --set") from None
 
 
 def train_budget(cfg: TrainConfig, run_dir: Path, minutes: float, snapshot: Path, log) -> Path:
@@ -172,13 +204,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="change a config key of both runs (default: dcign train's defaults, the main job's)")
     args = ap.parse_args(argv)
     try:
-        budgets = parse_budgets(args.budgets) if args.budgets else PLANS[args.plan]
+        budgets = parse_budgets(args.budgets) if args.budgets is not None else PLANS[args.plan]
         cfg = TrainConfig.from_dict(parse_sets(args.set))
         if cfg.is_file_data or cfg.method.name != "dcign":
             raise ValueError("the benchmark trains a DC-IGN on a built-in engine (novel views need its renderer)")
         baseline_cfg = cfg.updated(method="baseline")
         if args.baseline is not None:
-            load_model(args.baseline)  # refuse a missing or broken run before training anything
+            check_baseline(args.baseline, cfg)  # refuse a missing, broken or unlike run before training anything
+        check_out(args.out, {"dcign": cfg, "baseline": baseline_cfg})
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

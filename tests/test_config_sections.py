@@ -60,6 +60,21 @@ def test_updated_and_resume_check(tmp_path):
     assert check_resumable(tmp_path, cfg.updated(steps=20, num_workers=0, on_nonfinite="skip")) == cfg
     with pytest.raises(ValueError, match="latent_dim, lr differ"):
         check_resumable(tmp_path, cfg.updated(lr=0.1, latent_dim=8))
+    with pytest.raises(ValueError, match="lr differs"):
+        check_resumable(tmp_path, cfg.updated(lr=0.1))
+
+
+@pytest.mark.parametrize("edit", ["drop", "null"])
+def test_resume_refuses_a_config_that_records_no_kl_weight(tmp_path, edit):
+    # filling the default in would resume a weight-1 run at 0.182 without a word
+    saved = json.loads(TrainConfig().updated(beta=1.0).to_json())
+    if edit == "drop":
+        del saved["beta"]
+    else:
+        saved["beta"] = None
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match='records no KL weight .*"beta": 1.0'):
+        check_resumable(tmp_path, TrainConfig())
 
 
 def test_every_config_key_is_a_train_flag_under_its_section():

@@ -274,6 +274,14 @@ def resume_conflicts(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
     return sorted(k for k in b if k not in RESUME_MAY_CHANGE and a.get(k) != b[k])
 
 
+def _recorded(path: Path, key: str):
+    """The value ``key`` has in the JSON file ``path`` (None when absent or null)."""
+    try:
+        return json.loads(path.read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def check_resumable(run_dir: str | Path, wanted: TrainConfig) -> TrainConfig:
     """The saved config of ``run_dir`` if ``wanted`` may resume it: the one resume check.
 
@@ -285,11 +293,15 @@ def check_resumable(run_dir: str | Path, wanted: TrainConfig) -> TrainConfig:
     if not path.is_file():
         raise ValueError(f"cannot resume: {path} does not exist (train without --resume to start a new run)")
     saved = TrainConfig.load(path)
+    if _recorded(path, "beta") is None:  # a hand-edited or foreign file: the default would silently change the run
+        raise ValueError(f"cannot resume {run_dir}: {path} records no KL weight (\"beta\"); add the value it was trained "
+                         f"with (its checkpoint's hyper-parameters hold it), e.g. \"beta\": 1.0")
     changed = resume_conflicts(saved, wanted)
     if changed == ["data_version"]:
         raise ValueError(f"cannot resume {run_dir}: it was trained on data set version {saved.data.data_version or 'unrecorded'}, "
                          f"but --dataset {wanted.data.dataset} now renders {wanted.data.data_version}; train a new run")
     if changed:
-        raise ValueError(f"cannot resume {run_dir} with a different config: {', '.join(changed)} differ from its config.json "
+        raise ValueError(f"cannot resume {run_dir} with a different config: {', '.join(changed)} "
+                         f"{'differs' if len(changed) == 1 else 'differ'} from its config.json "
                          f"(only {', '.join(RESUME_MAY_CHANGE)} may change)")
     return saved

@@ -1,0 +1,39 @@
+"""The benchmark scripts refuse bad options before any training, with one line naming the fix."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BENCH / script), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--variant", "beta=-1"], "--variant 'beta=-1': beta must be a finite number >= 0"),
+    (["--variant", "preset=wide-64"], "sets preset: use --designs"),
+    (["--seconds", "nan"], "--seconds must be a positive, finite number"),
+    (["--steps", "0"], "--steps and --repeats must be positive integers"),
+    (["--pictures", "a_file"], "--pictures a_file: cannot make that folder"),
+])
+def test_preset_design_refuses_bad_options_up_front(tmp_path, args, message):
+    (tmp_path / "a_file").write_text("x")
+    r = run("preset_design.py", "--designs", "small-64", "--cache", str(tmp_path / "cache"), *args, cwd=tmp_path)
+    assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "cache").exists()  # refused before rendering the training stream
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budgets", ""], "--budgets must be positive minutes"),
+    (["--set", "steps=5"], "the budgets set steps and time_limit"),
+    (["--out", "a_file"], "--out a_file: cannot make that folder"),
+])
+def test_quality_budget_refuses_bad_options_up_front(tmp_path, args, message):
+    (tmp_path / "a_file").write_text("x")
+    r = run("quality_budget.py", "--out", "qb", *args, cwd=tmp_path)  # a later --out wins
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "qb" / "dcign").exists()
