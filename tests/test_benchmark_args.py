@@ -37,3 +37,10 @@ def test_quality_budget_refuses_bad_options_up_front(tmp_path, args, message):
     r = run("quality_budget.py", "--out", "qb", *args, cwd=tmp_path)  # a later --out wins
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "qb" / "dcign").exists()
+
+
+def test_pose_leak_refuses_too_few_scenes_and_a_missing_run(tmp_path):
+    r = run("pose_leak.py", str(tmp_path), "--scenes", "5", cwd=tmp_path)
+    assert r.returncode != 0 and "--scenes must be at least 10" in r.stderr and "Traceback" not in r.stderr
+    r = run("pose_leak.py", str(tmp_path / "none"), cwd=tmp_path)
+    assert r.returncode != 0 and "holds no exported model" in r.stderr and "Traceback" not in r.stderr
