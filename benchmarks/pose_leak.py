@@ -44,9 +44,8 @@ def pose_leak(run_dir, split: str = "validation", scenes: int = 1000, seed: int 
     for f in ANGLE_FACTORS:
         if f not in layout:
             continue
-        lo, hi = engine.space.ranges[f].low, engine.space.ranges[f].high
         rad = np.deg2rad(factors[f])
-        y = np.stack([np.sin(rad), np.cos(rad)], 1) if hi - lo >= 360 else factors[f]  # a full turn: its point on the circle
+        y = np.stack([np.sin(rad), np.cos(rad)], 1) if engine.space.ranges[f].full_turn else factors[f]  # its point on the circle
         r2 = lambda cols: float(cross_val_score(RidgeCV(alphas=np.logspace(-3, 3, 13)), z[:, cols], y, cv=5, scoring="r2").mean())
         out[f] = {"own": r2(layout[f]), "intrinsic": r2(rest)}
     return out

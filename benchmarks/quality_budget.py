@@ -100,10 +100,10 @@ def check_baseline(run_dir: Path, cfg: TrainConfig) -> None:
     _, base, _ = load_model(run_dir)
     if base.method.name != "baseline":
         raise ValueError(f"--baseline {run_dir} was trained with --method {base.method.name}; give a `dcign train --method baseline` run")
+    ours, theirs = cfg.to_dict(), base.to_dict()
     for key in ("preset", "dataset", "channels"):
-        ours, theirs = cfg.to_dict()[key], base.to_dict()[key]
-        if ours != theirs:
-            raise ValueError(f"--baseline {run_dir} has {key} {theirs!r}, the benchmark's DC-IGN {ours!r}; "
+        if ours[key] != theirs[key]:
+            raise ValueError(f"--baseline {run_dir} has {key} {theirs[key]!r}, the benchmark's DC-IGN {ours[key]!r}; "
                              f"train the baseline with the same {key}")
 
 

@@ -34,6 +34,12 @@ SPLITS = ("train", "test", "validation")
 DEFAULT_BATCH_WEIGHTS = {"azimuth": 1.0, "elevation": 1.0, "light_azimuth": 1.0, "identity": 10.0}
 
 
+FULL_TURN = 360.0
+"""Degrees of a factor range that closes on itself (chairs' azimuth, -180..180): its ends are the
+same view, so angles are compared the short way round and such a factor with two or more
+latents gets a circular map."""
+
+
 @dataclass(frozen=True)
 class AngleRange:
     """Range of one angle factor, in degrees (uniform sampling on [low, high])."""
@@ -45,6 +51,11 @@ class AngleRange:
     def __post_init__(self) -> None:
         if not self.low < self.high:
             raise ValueError(f"{self.name}: low ({self.low}) must be below high ({self.high})")
+
+    @property
+    def full_turn(self) -> bool:
+        """True when the range spans :data:`FULL_TURN` degrees (its ends are the same view)."""
+        return self.high - self.low >= FULL_TURN - 1e-9
 
     def grid(self, n: int) -> np.ndarray:
         """``n`` evenly spaced angles covering the range (both ends included)."""

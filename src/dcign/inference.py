@@ -28,7 +28,7 @@ from scipy import stats
 
 from .checks import is_finite_number, is_int
 from .data.engine import SceneEngine, check_data_version
-from .factors import ANGLE_FACTORS, Factors
+from .factors import ANGLE_FACTORS, FULL_TURN, Factors
 
 
 def engine_for(cfg) -> SceneEngine:
@@ -216,10 +216,6 @@ def variance_latents(net, data, split: str = "train", n_groups: int = 10, batch_
     return out
 
 
-FULL_TURN = 360.0
-"""Degrees of a factor range that closes on itself (chairs' azimuth, -180..180): such a factor
-with two or more latents gets a circular map."""
-
 
 def map_latents(angle_map: dict) -> list[int]:
     """The latents an angle map sets: ``[latent_index]`` for a one-latent table, else ``latent_indices``."""
@@ -270,7 +266,7 @@ def fit_angle_maps(encoder, engine: SceneEngine, latent_of: dict, n_identities: 
             maps[factor] = {"latent_index": group[0], "degrees": degrees, "latent": table[:, 0].tolist(), "monotone": monotone}
             continue
         curve = {"kind": "table", "latent_indices": group, "degrees": degrees, "latent": table.tolist(), "monotone": monotone}
-        if rng.high - rng.low < FULL_TURN - 1e-9:
+        if not rng.full_turn:
             maps[factor] = curve
             continue
         # A full turn: the ellipse or the closed curve of mean codes, whichever reads back the

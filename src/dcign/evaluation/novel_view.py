@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..data.engine import SceneEngine
-from ..factors import ANGLE_FACTORS, Factors
+from ..factors import ANGLE_FACTORS, FULL_TURN, Factors
 from ..images import tile
 from ..inference import check_angle_map, decode, degrees_to_code, encode, map_latents, net_device
 
@@ -75,7 +75,7 @@ def _check_latents(latents: list[int], latent_dim: int, factor: str) -> None:
 def sweep_degrees(angle_map: dict, lo: float, hi: float, n: int) -> np.ndarray:
     """``n`` evenly spaced angles over [lo, hi] degrees; over a full turn (chairs' azimuth) the
     last one is left out (it is the first view again)."""
-    full = hi - lo >= 360.0 - 1e-9
+    full = hi - lo >= FULL_TURN - 1e-9
     return np.linspace(lo, hi, n, endpoint=not full)
 
 

@@ -33,17 +33,12 @@ from ..export import load_model  # noqa: E402
 from ..factors import ANGLE_FACTORS  # noqa: E402
 from ..images import save_png, tile  # noqa: E402
 from ..inference import (  # noqa: E402
-    FULL_TURN, angular_error, correlations, decode, encode, engine_for, factor_groups, factor_latents,
+    angular_error, correlations, decode, encode, engine_for, factor_groups, factor_latents,
     factor_sweep, fit_angle_maps, latent_to_degrees, latent_traversal, map_latents, within_identity_spearman, wrap_degrees,
 )
 from .novel_view import group_sweep, rotation_grid  # noqa: E402
 
 UNITS = {"azimuth": "azimuth (deg)", "elevation": "elevation (deg)", "light_azimuth": "light azimuth (deg)"}
-
-
-def _full_turn(engine, factor: str) -> bool:
-    r = engine.space.ranges[factor]
-    return r.high - r.low >= FULL_TURN - 1e-9
 
 
 def fig6(net, engine, latent_of: dict[str, int], n_identities: int, n_values: int, out_dir: Path,
@@ -67,8 +62,8 @@ def fig6(net, engine, latent_of: dict[str, int], n_identities: int, n_values: in
         grouped = m is not None and len(map_latents(m)) > 1
         if grouped:
             est = latent_to_degrees(m, codes)
-            err = angular_error(est, truth, circular=_full_turn(engine, f))
-            z = truth + wrap_degrees(est - truth) if _full_turn(engine, f) else est  # the side nearer the truth
+            err = angular_error(est, truth, circular=engine.space.ranges[f].full_turn)
+            z = truth + wrap_degrees(est - truth) if engine.space.ranges[f].full_turn else est  # the side nearer the truth
         else:
             z = codes[:, latent_of[f]]
         r = correlations(z, truth)
@@ -137,9 +132,9 @@ def reconstructions(net, engine, out_dir: Path, angle_maps: dict | None = None, 
     for f, m in (angle_maps or {}).items():
         if f not in ANGLE_FACTORS:
             continue
-        err = angular_error(latent_to_degrees(m, mu), fs[f], circular=_full_turn(engine, f))
+        err = angular_error(latent_to_degrees(m, mu), fs[f], circular=engine.space.ranges[f].full_turn)
         readback[f] = {"median_abs_error_deg": float(np.median(err)), "mean_abs_error_deg": float(np.mean(err)),
-                       "circular": _full_turn(engine, f), "latent_indices": map_latents(m), "n_images": int(n_mse)}
+                       "circular": engine.space.ranges[f].full_turn, "latent_indices": map_latents(m), "n_images": int(n_mse)}
     return mse, readback
 
 
