@@ -90,6 +90,16 @@ def test_novel_view_bad_input(rec):
         novel_view_mse(Oracle(rec), maps, rec, "azimuth", n_angles=1)
     with pytest.raises(ValueError, match="test split"):
         novel_view_mse(Oracle(rec), maps, rec, "azimuth", n_identities=10_000)
+    with pytest.raises(ValueError, match="unknown split 'val'"):
+        novel_view_mse(Oracle(rec), maps, rec, "azimuth", split="val")
+
+
+def test_novel_view_on_validation_identities(rec):
+    """split='validation' scores validation identities only (settings are chosen there, never on test ones)."""
+    out = novel_view_mse(Oracle(rec), identity_maps(rec), rec, "azimuth", n_identities=2, n_angles=3, split="validation")
+    assert out["mse"] < 1e-6 and out["settings"]["split"] == "validation"
+    assert out["settings"]["first_identity"] == rec.space.identities("validation")[0]
+    assert out["settings"]["first_identity"] not in set(rec.space.identities("test"))
 
 
 def test_figure7_columns(rec):

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..data.engine import SceneEngine
-from ..factors import ANGLE_FACTORS, FULL_TURN, Factors
+from ..factors import ANGLE_FACTORS, FULL_TURN, SPLITS, Factors
 from ..images import tile
 from ..inference import check_angle_map, decode, degrees_to_code, encode, map_latents, net_device
 
@@ -87,10 +87,10 @@ def group_sweep(angle_map: dict, n_steps: int) -> np.ndarray:
 
 
 def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n_identities: int = 10, n_angles: int = 7,
-                   seed: int = 0) -> dict:
-    """Mean per-pixel error of re-rendering test identities at a new angle (paper §4.1.1, Fig. 7).
+                   seed: int = 0, split: str = "test") -> dict:
+    """Mean per-pixel error of re-rendering held-out identities at a new angle (paper §4.1.1, Fig. 7).
 
-    For each of the first ``n_identities`` test identities, ``factor`` takes ``n_angles``
+    For each of the first ``n_identities`` identities of ``split`` (test by default), ``factor`` takes ``n_angles``
     evenly spaced angles (degrees) over the part of its range that the model's table covers;
     the other angles are fixed per identity (drawn, seeded, from the central half of their
     ranges).  Every (source, target) pair is scored: the source image is encoded (posterior
@@ -107,9 +107,11 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
             (:func:`dcign.inference.check_angle_map`).
         engine: the :class:`SceneEngine` the model was trained on (same data set and size).
         factor: 'azimuth', 'elevation' or 'light_azimuth'.
-        n_identities: test identities (1 .. size of the test split).
+        n_identities: identities of ``split`` (1 .. size of the split).
         n_angles: angles per sweep (>= 2); n_angles * (n_angles - 1) ordered pairs are scored.
         seed: seeds the other angles.
+        split: identity split scored: 'test' (reports) or 'validation' (choosing settings
+            without looking at test identities).
 
     Returns:
         ``{"mse": float, "per_pair": [[float]] (n_angles x n_angles), "same_view_mse": float,
@@ -122,12 +124,15 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
 
     Raises:
         ValueError: ``factor`` is not an angle factor or has no map, a malformed map,
-            n_identities outside the test split, n_angles < 2, or a model/engine size mismatch.
+            an unknown split, n_identities outside the split, n_angles < 2, or a model/engine size
+            mismatch.
     """
     m = _angle_map(angle_maps, factor)
-    test_ids = engine.space.identities("test")
-    if not isinstance(n_identities, (int, np.integer)) or not 1 <= n_identities <= len(test_ids):
-        raise ValueError(f"n_identities must be in 1..{len(test_ids)} (the test split), got {n_identities!r}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    split_ids = engine.space.identities(split)
+    if not isinstance(n_identities, (int, np.integer)) or not 1 <= n_identities <= len(split_ids):
+        raise ValueError(f"n_identities must be in 1..{len(split_ids)} (the {split} split), got {n_identities!r}")
     if not isinstance(n_angles, (int, np.integer)) or n_angles < 2:
         raise ValueError(f"n_angles must be an integer >= 2, got {n_angles!r}")
     ks = map_latents(m)
@@ -136,7 +141,7 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
     degrees = sweep_degrees(m, lo, hi, n_angles)
     targets = np.stack([degrees_to_code(m, d) for d in degrees])  # (n_angles, K)
     rng = np.random.default_rng([seed, ANGLE_FACTORS.index(factor), 0x7E])
-    ids = test_ids[:n_identities]
+    ids = split_ids[:n_identities]
     device = net_device(net)
 
     err = np.empty((n_identities, n_angles, n_angles))
@@ -166,9 +171,9 @@ def novel_view_mse(net, angle_maps: Mapping, engine: SceneEngine, factor: str, n
         "copy_input_mse": float(copy.mean(axis=0)[off].mean()),
         "settings": {
             "factor": factor, "latent_index": ks[0], "latent_indices": ks, "degrees": degrees.tolist(), "n_identities": int(n_identities),
-            "n_angles": int(n_angles), "seed": seed, "split": "test", "first_identity": int(ids[0]),
+            "n_angles": int(n_angles), "seed": seed, "split": split, "first_identity": int(ids[0]),
             "image_size": int(engine.size), "pixel_range": [0.0, 1.0],
-            "mean_over": "test identities x ordered (source, target) angle pairs with source != target",
+            "mean_over": f"{split} identities x ordered (source, target) angle pairs with source != target",
         },
     }
 
