@@ -121,7 +121,8 @@ class DCIGNObjective(Objective):
     Args:
         latent_layout: factor -> latents (:mod:`dcign.layout`); latent_dim: D.
         group_size: images per one-factor group.
-        invariance_lambda: lambda of the invariance-targeting gradient (paper: 0.01).
+        invariance_lambda: lambda of the invariance-targeting gradient (paper: 0.01, the default
+            here; ``dcign train`` passes :class:`MethodConfig`'s, 10).
         clamp_reference: 'mean' (paper) or 'first' (authors' code).
         clamp_target: 'z' (paper: clamp the sample) or 'params' (authors' code: clamp mu and
             log sigma^2 before sampling).
