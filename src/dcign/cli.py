@@ -220,6 +220,11 @@ def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: d
     base = TrainConfig.load_dict(config) if config else {}  # as given: the method's defaults fill in
     if not isinstance(base, dict):
         raise UsageError(f"config {config} must hold a JSON object, got {type(base).__name__}")
+    if config:  # name the file in the error of a bad value it holds (a flag that overrides a key wins)
+        try:
+            TrainConfig.from_dict({k: v for k, v in base.items() if k not in overrides})
+        except ValueError as exc:
+            raise UsageError(f"config {config}: {exc}") from None
     cfg = TrainConfig.from_dict({**base, **overrides})
     if cfg.is_file_data:  # read the user's data set (and refuse it) before creating --out
         from .training import make_dataset
