@@ -18,7 +18,15 @@ view A sets the angle to the lower end of its range's central half and view B to
 intrinsic latents are decoded and compared with A's true image.  A decoder that takes the view
 from z1..z3 alone scores A's reconstruction error; one that reads the view from the intrinsics
 scores toward the error of copying B.  Printed: swap MSE, A's reconstruction MSE and copy-B MSE
-(per pixel, grey in [0, 1]).  Not for a full-turn factor (chairs' azimuth: no "other end").
+(per pixel, grey in [0, 1]).
+
+A full-turn factor (chairs' azimuth) has no "other end", so it is swapped around the circle: each
+identity is rendered at ``views`` angles evenly spaced over the turn, and for every ordered pair
+(B, A) of different views the script scores, against A's true image, (1) *turn*: B's latents with
+the factor's group set to the degrees -> code map at A's angle (Fig. 8's re-rendering); (2)
+*swap*: A's own group + B's intrinsics, as above; (3) *turn, view-averaged intrinsics*: as (1)
+with the intrinsics averaged over the identity's views (what a view-free intrinsic code would
+give); and A's reconstruction and copying B.
 
 Usage::
 
@@ -35,7 +43,7 @@ from sklearn.model_selection import cross_val_score
 
 from dcign.export import load_model
 from dcign.factors import ANGLE_FACTORS, SPLITS, Factors
-from dcign.inference import decode, encode, engine_for
+from dcign.inference import decode, degrees_to_code, encode, engine_for
 
 
 def pose_leak(run_dir, split: str = "validation", scenes: int = 1000, seed: int = 5) -> dict[str, dict[str, float]]:
@@ -87,6 +95,46 @@ def view_swap(run_dir, split: str = "validation", identities: int = 50, seed: in
     return out
 
 
+def full_turn_swap(run_dir, split: str = "validation", identities: int = 20, views: int = 12,
+                   seed: int = 7) -> dict[str, dict[str, float]]:
+    """{full-turn angle: {'turn', 'swap', 'turn_view_mean', 'recon', 'copy'}} MSE per pixel
+    (module docstring) over the first ``identities`` identities of ``split``, ``views`` angles each."""
+    net, cfg, meta = load_model(run_dir)
+    engine = engine_for(cfg)
+    layout = cfg.method.latent_layout if cfg.method.name == "dcign" else {}
+    ids = np.asarray(engine.space.identities(split)[:identities])
+    rng = np.random.default_rng(seed)
+    out = {}
+    for f in ANGLE_FACTORS:
+        r = engine.space.ranges[f]
+        if f not in layout or not r.full_turn:
+            continue
+        group, degrees = list(layout[f]), np.linspace(r.low, r.high, views, endpoint=False)
+        rest = [i for i in range(cfg.model.latent_dim) if i not in group]
+        codes = np.stack([degrees_to_code(meta["angle_maps"][f], d) for d in degrees])
+        scores = {k: [] for k in ("turn", "swap", "turn_view_mean", "recon", "copy")}
+        off = ~np.eye(views, dtype=bool)  # ordered pairs (B, A), B != A
+        for ident in ids:
+            v = {g: np.full(views, rng.uniform(*engine.space.ranges[g].central_half())) for g in ANGLE_FACTORS}
+            v[f] = degrees
+            x = engine.render(Factors(v["azimuth"], v["elevation"], v["light_azimuth"], np.full(views, ident)))
+            z = encode(net.encode, x)
+            err = lambda y: ((y - x[None]) ** 2).reshape(views, views, -1).mean(2)  # noqa: E731  [B, A]
+            turned = np.repeat(z[:, None], views, 1)  # [B, A]: B's code ...
+            turned[:, :, group] = codes[None]  # ... turned to A's angle
+            swapped = np.repeat(z[None], views, 0)  # [B, A]: A's code ...
+            swapped[:, :, rest] = z[:, None, rest]  # ... with B's intrinsics
+            averaged = turned.copy()
+            averaged[:, :, rest] = z[:, rest].mean(0)
+            dec = lambda c: decode(net, c.reshape(views * views, -1)).reshape(views, views, *x.shape[1:])  # noqa: E731
+            for key, c in (("turn", turned), ("swap", swapped), ("turn_view_mean", averaged)):
+                scores[key].append(err(dec(c))[off].mean())
+            scores["recon"].append(float(np.mean((decode(net, z) - x) ** 2)))
+            scores["copy"].append(err(np.repeat(x[:, None], views, 1))[off].mean())
+        out[f] = {k: float(np.mean(s)) for k, s in scores.items()}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir")
@@ -108,6 +156,12 @@ def main() -> None:
         print(f"{'angle':14s} {'swap':>8s} {'recon A':>8s} {'copy B':>8s}")
         for f, r in swaps.items():
             print(f"{f:14s} {r['swap']:8.4f} {r['recon']:8.4f} {r['copy']:8.4f}")
+    turns = full_turn_swap(args.run_dir, args.split)
+    if turns:
+        print(f"\nfull turn: every ordered pair of 12 views of 20 {args.split} identities, against view A (MSE per pixel)")
+        print(f"{'angle':14s} {'turn':>8s} {'swap':>8s} {'turn, view-mean intrinsics':>27s} {'recon A':>8s} {'copy B':>8s}")
+        for f, r in turns.items():
+            print(f"{f:14s} {r['turn']:8.4f} {r['swap']:8.4f} {r['turn_view_mean']:27.4f} {r['recon']:8.4f} {r['copy']:8.4f}")
 
 
 if __name__ == "__main__":
