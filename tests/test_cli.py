@@ -141,6 +141,11 @@ def test_train_bad_input_writes_nothing(tmp_path):
         (["--batch-weights", "1,1,1,x"], "must be numbers"),
         (["--batch-weights", "1,1,1"], "takes 4 numbers"),
         (["--batch-weights", "1,1,1,nan"], "finite numbers"),
+        (["--batch-weights", "azimuth=1,azimuth=2"], "names 'azimuth' twice"),
+        (["--workers", "10000"], "num_workers must be at most 64"),  # started 10000 processes and filled the memory
+        (["--latent-dim", "100000000"], "latent_dim must be at most 4,096"),  # a traceback: 1.6 TB of weights
+        (["--steps", "99999999999999999999999"], "steps must be at most 1,000,000,000"),
+        (["--batch-size", "10000000"], "batch_size must be at most 65,536"),
         (["--latent-layout", "hue=3"], "latent_layout names 'hue'"),
         (["--latent-layout", "azimuth=-1"], "latent_layout['azimuth']"),
         (["--latent-layout", "azimuth=500"], "latent_layout['azimuth']"),

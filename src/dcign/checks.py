@@ -123,6 +123,15 @@ def positive_int(key: str, v) -> None:
         raise ValueError(f"{key} must be a positive integer, got {v!r}")
 
 
+def int_at_most(high: int, why: str, low: int = 1) -> Callable[[str, Any], None]:
+    """Check: an int in ``low``..``high`` ('KEY must be at most HIGH (WHY)' above it)."""
+    def check(key, v):
+        (positive_int if low == 1 else count)(key, v)
+        if v > high:
+            raise ValueError(f"{key} must be at most {high:,} ({why}), got {v!r}")
+    return check
+
+
 def count(key: str, v) -> None:
     """Check: an int >= 0."""
     if not is_int(v) or v < 0:

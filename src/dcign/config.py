@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from .checks import check_fields, choice, count, optional_positive, positive, positive_int, seed_range, setting, setting_key
+from .checks import check_fields, choice, int_at_most, optional_positive, positive, positive_int, seed_range, setting, setting_key
 from .data.config import DataConfig
 from .data.engine import EngineConfig
 from .factors import normalise_weights
@@ -45,6 +45,10 @@ def time_limit_minutes(key: str, v) -> None:
     optional_positive(key, v)
     if v is not None and v > MAX_TIME_LIMIT:
         raise ValueError(f"{key} must be at most {MAX_TIME_LIMIT:g} minutes, got {v!r}; leave --time-limit out for no limit")
+
+
+MAX_WORKERS = 64
+"""Most render worker processes (--workers 10000 started 10000 processes and filled the memory)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ class RunConfig:
         ValueError: naming the first bad setting.
     """
 
-    steps: int = setting(7000, "Optimiser steps (the main job's).", check=positive_int)
+    steps: int = setting(7000, "Optimiser steps (the main job's).",
+                         check=int_at_most(10**9, "a billion steps is years on any machine; use --time-limit to stop on time"))
     time_limit: float | None = setting(None, "Minutes of training (wall clock, summed over resumes) after which the run "
                                        "stops and is exported even before --steps.", check=time_limit_minutes)
     optimizer: str = setting("adam", "adam (authors' code) or rmsprop (paper text).",
@@ -89,7 +94,8 @@ class RunConfig:
     seed: int = setting(0, "Seed of weights, noise and data stream.", check=seed_range)
     num_workers: int = setting(1, "Render worker processes (0 renders in the training process; on a CUDA GPU "
                                "dcign train starts more when --workers is not given).",
-                               flag="--workers", check=count)
+                               flag="--workers", check=int_at_most(MAX_WORKERS, "each worker is a process holding its own "
+                                                                    "renderer and torch, about 150 MB", low=0))
     checkpoint_every: int = setting(250, "Steps between checkpoints.", check=positive_int)
     eval_every: int = setting(250, "Steps between probes of the pose and light latents.",
                               check=positive_int)

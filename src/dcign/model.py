@@ -34,7 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_fields, choice, positive_int, setting
+from .checks import check_fields, choice, int_at_most, positive_int, setting
+
+
+MAX_LATENT_DIM = 4096
+"""Largest graphics code (the paper's is 200; --latent-dim 1e8 asked for 1.6 TB of weights)."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,8 @@ class ModelConfig:
 
     preset: str = setting("small-64", "Network: small-64 or wide-64 (CPU, 64 px), paper-150 or reference-150 (the paper's, 150 px).",
                           check=choice(PRESETS, "preset"))
-    latent_dim: int = setting(200, "Latents in the graphics code (paper: 200).", check=positive_int)
+    latent_dim: int = setting(200, "Latents in the graphics code (paper: 200).",
+                              check=int_at_most(MAX_LATENT_DIM, "the encoder's and decoder's code layers grow with it"))
     channels: int = setting(1, "Image channels: 1 (grey, the paper's) or 3 (RGB, for colour data sets NAME:PATH).",
                             check=_check_channels)
 

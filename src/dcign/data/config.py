@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from ..checks import check_fields, is_finite_number, optional_string, positive_int, seed_range, setting
+from ..checks import check_fields, int_at_most, is_finite_number, optional_string, positive_int, seed_range, setting
 from ..factors import DEFAULT_BATCH_WEIGHTS, FACTORS, normalise_weights
 from .engine import EngineConfig, check_dataset, data_version
 from .sources import FILE_DATASETS, is_file_dataset
@@ -16,12 +16,14 @@ def parse_weights(text: str) -> dict[str, float]:
     """'1,1,1,10' (azimuth, elevation, light_azimuth, identity) or 'factor=weight,...' (any factor names).
 
     Raises:
-        ValueError: not numbers, or not four of them in the first form.
+        ValueError: not numbers, a factor named twice, or not four of them in the first form.
     """
     if "=" in text:
         out = {}
         for part in filter(None, text.split(",")):
             name, _, value = part.partition("=")
+            if name.strip() in out:
+                raise ValueError(f"--batch-weights names {name.strip()!r} twice in {text!r}; give each factor one weight")
             try:
                 out[name.strip()] = float(value)
             except ValueError:
@@ -80,6 +82,10 @@ MAX_IDENTITIES = 1_000_000
 hundred bytes each), so 2**32 identities asked for 32 GiB before this cap."""
 
 
+MAX_IMAGES_PER_STEP = 65_536
+"""Most images of one group, and most groups of one step (the paper's step is 1 group of 20)."""
+
+
 def identity_count(key: str, v) -> None:
     """Check: an int in 1..:data:`MAX_IDENTITIES`."""
     positive_int(key, v)
@@ -118,9 +124,10 @@ class DataConfig:
     data_seed: int = setting(0, "Seed of the identity table and its train/test split.", check=seed_range)
     num_train_identities: int = setting(1000, "Training identities.", check=identity_count)
     num_test_identities: int = setting(100, "Test identities, never seen in training.", check=identity_count)
-    batch_size: int = setting(20, "Images per one-factor group (paper: 20).", check=positive_int)
+    batch_size: int = setting(20, "Images per one-factor group (paper: 20).",
+                              check=int_at_most(MAX_IMAGES_PER_STEP, "images rendered and held per group"))
     groups_per_step: int = setting(4, "One-factor groups per step, each clamped to its own mean (paper: 1).",
-                                   check=positive_int)
+                                   check=int_at_most(MAX_IMAGES_PER_STEP, "groups rendered and held per step"))
     batch_weights: dict = setting(lambda: dict(DEFAULT_BATCH_WEIGHTS),
                                   "Batch-type ratio azimuth,elevation,light_azimuth,identity (paper: 1,1,1,10), or "
                                   "factor=weight,... (NAME:PATH data sets: 1 per factor, 10 shared by the identity-like ones).",
