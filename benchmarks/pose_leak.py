@@ -44,6 +44,7 @@ from sklearn.model_selection import cross_val_score
 from dcign.export import load_model
 from dcign.factors import ANGLE_FACTORS, SPLITS, Factors
 from dcign.inference import decode, degrees_to_code, encode, engine_for
+from dcign.layout import intrinsic_latents
 
 
 def pose_leak(run_dir, split: str = "validation", scenes: int = 1000, seed: int = 5) -> dict[str, dict[str, float]]:
@@ -110,7 +111,7 @@ def full_turn_swap(run_dir, split: str = "validation", identities: int = 20, vie
         if f not in layout or not r.full_turn:
             continue
         group, degrees = list(layout[f]), np.linspace(r.low, r.high, views, endpoint=False)
-        rest = [i for i in range(cfg.model.latent_dim) if i not in group]
+        rest = intrinsic_latents(layout, cfg.model.latent_dim)
         codes = np.stack([degrees_to_code(meta["angle_maps"][f], d) for d in degrees])
         scores = {k: [] for k in ("turn", "swap", "turn_view_mean", "recon", "copy")}
         off = ~np.eye(views, dtype=bool)  # ordered pairs (B, A), B != A
@@ -150,18 +151,23 @@ def main() -> None:
     print(f"{'angle':14s} {'R2 own latents':>15s} {'R2 intrinsic':>13s}   ({args.scenes} {args.split} scenes, 5-fold ridge)")
     for f, r in rows.items():
         print(f"{f:14s} {r['own']:15.3f} {r['intrinsic']:13.3f}")
-    swaps = view_swap(args.run_dir, args.split)
-    if swaps:
-        print(f"\nview swap: A's own latents + B's intrinsics, decoded, against A ({args.split} identities, MSE per pixel)")
-        print(f"{'angle':14s} {'swap':>8s} {'recon A':>8s} {'copy B':>8s}")
-        for f, r in swaps.items():
-            print(f"{f:14s} {r['swap']:8.4f} {r['recon']:8.4f} {r['copy']:8.4f}")
-    turns = full_turn_swap(args.run_dir, args.split)
-    if turns:
-        print(f"\nfull turn: every ordered pair of 12 views of 20 {args.split} identities, against view A (MSE per pixel)")
-        print(f"{'angle':14s} {'turn':>8s} {'swap':>8s} {'turn, view-mean intrinsics':>27s} {'recon A':>8s} {'copy B':>8s}")
-        for f, r in turns.items():
-            print(f"{f:14s} {r['turn']:8.4f} {r['swap']:8.4f} {r['turn_view_mean']:27.4f} {r['recon']:8.4f} {r['copy']:8.4f}")
+    print_mse_table(f"view swap: A's own latents + B's intrinsics, decoded, against A ({args.split} identities, MSE per pixel)",
+                    view_swap(args.run_dir, args.split), {"swap": "swap", "recon": "recon A", "copy": "copy B"})
+    print_mse_table(f"full turn: every ordered pair of 12 views of 20 {args.split} identities, against view A (MSE per pixel)",
+                    full_turn_swap(args.run_dir, args.split),
+                    {"turn": "turn", "swap": "swap", "turn_view_mean": "turn, view-mean intrinsics", "recon": "recon A",
+                     "copy": "copy B"})
+
+
+def print_mse_table(title: str, rows: dict[str, dict[str, float]], columns: dict[str, str]) -> None:
+    """Print ``rows`` ({angle: {key: MSE}}) under ``title``, one column per ``columns`` key (its header); nothing if empty."""
+    if not rows:
+        return
+    widths = {k: max(8, len(h)) for k, h in columns.items()}
+    print(f"\n{title}")
+    print(f"{'angle':14s} " + " ".join(f"{h:>{widths[k]}s}" for k, h in columns.items()))
+    for f, r in rows.items():
+        print(f"{f:14s} " + " ".join(f"{r[k]:{widths[k]}.4f}" for k in columns))
 
 
 if __name__ == "__main__":

@@ -123,10 +123,10 @@ def positive_int(key: str, v) -> None:
         raise ValueError(f"{key} must be a positive integer, got {v!r}")
 
 
-def int_at_most(high: int, why: str, low: int = 1) -> Callable[[str, Any], None]:
-    """Check: an int in ``low``..``high`` ('KEY must be at most HIGH (WHY)' above it)."""
+def int_at_most(high: int, why: str, base: Callable[[str, Any], None] = positive_int) -> Callable[[str, Any], None]:
+    """Check: ``base`` (an int >= 1; :func:`count` for >= 0), and at most ``high`` ('KEY must be at most HIGH (WHY)')."""
     def check(key, v):
-        (positive_int if low == 1 else count)(key, v)
+        base(key, v)
         if v > high:
             raise ValueError(f"{key} must be at most {high:,} ({why}), got {v!r}")
     return check

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from .checks import check_fields, choice, int_at_most, optional_positive, positive, positive_int, seed_range, setting, setting_key
+from .checks import check_fields, choice, count, int_at_most, optional_positive, positive, positive_int, seed_range, setting, setting_key
 from .data.config import DataConfig
 from .data.engine import EngineConfig
 from .factors import normalise_weights
@@ -95,7 +95,7 @@ class RunConfig:
     num_workers: int = setting(1, "Render worker processes (0 renders in the training process; on a CUDA GPU "
                                "dcign train starts more when --workers is not given).",
                                flag="--workers", check=int_at_most(MAX_WORKERS, "each worker is a process holding its own "
-                                                                    "renderer and torch, about 150 MB", low=0))
+                                                                    "renderer and torch, about 150 MB", base=count))
     checkpoint_every: int = setting(250, "Steps between checkpoints.", check=positive_int)
     eval_every: int = setting(250, "Steps between probes of the pose and light latents.",
                               check=positive_int)

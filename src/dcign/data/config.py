@@ -86,11 +86,8 @@ MAX_IMAGES_PER_STEP = 65_536
 """Most images of one group, and most groups of one step (the paper's step is 1 group of 20)."""
 
 
-def identity_count(key: str, v) -> None:
-    """Check: an int in 1..:data:`MAX_IDENTITIES`."""
-    positive_int(key, v)
-    if v > MAX_IDENTITIES:
-        raise ValueError(f"{key} must be at most {MAX_IDENTITIES:,} (the engine keeps a table row per identity), got {v!r}")
+identity_count = int_at_most(MAX_IDENTITIES, "the engine keeps a table row per identity")
+"""Check: an int in 1..:data:`MAX_IDENTITIES`."""
 
 
 @dataclass(frozen=True)
