@@ -146,6 +146,7 @@ def test_train_bad_input_writes_nothing(tmp_path):
         (["--latent-dim", "100000000"], "latent_dim must be at most 4,096"),  # a traceback: 1.6 TB of weights
         (["--steps", "99999999999999999999999"], "steps must be at most 1,000,000,000"),
         (["--batch-size", "10000000"], "batch_size must be at most 65,536"),
+        (["--batch-size", "1000", "--groups-per-step", "1000"], "a step holds at most 65,536 images"),
         (["--latent-layout", "hue=3"], "latent_layout names 'hue'"),
         (["--latent-layout", "azimuth=-1"], "latent_layout['azimuth']"),
         (["--latent-layout", "azimuth=500"], "latent_layout['azimuth']"),

@@ -83,7 +83,7 @@ hundred bytes each), so 2**32 identities asked for 32 GiB before this cap."""
 
 
 MAX_IMAGES_PER_STEP = 65_536
-"""Most images of one group, and most groups of one step (the paper's step is 1 group of 20)."""
+"""Most images of one step (batch_size x groups_per_step; the paper's step is 1 group of 20)."""
 
 
 identity_count = int_at_most(MAX_IDENTITIES, "the engine keeps a table row per identity")
@@ -138,8 +138,12 @@ class DataConfig:
             raise ValueError(f"dataset_options apply to a data set NAME:PATH only, got {self.dataset_options!r}")
         if not self.is_file_data:  # a data set's own factors are checked when it is opened
             normalise_weights(self.batch_weights)
-        if self.batch_size * self.groups_per_step < 2:
+        images = self.batch_size * self.groups_per_step
+        if images < 2:
             raise ValueError("a step needs at least 2 images")
+        if images > MAX_IMAGES_PER_STEP:
+            raise ValueError(f"a step holds at most {MAX_IMAGES_PER_STEP:,} images (batch_size x groups_per_step), "
+                             f"got {self.batch_size} x {self.groups_per_step}; lower --batch-size or --groups-per-step")
 
     @property
     def is_file_data(self) -> bool:
