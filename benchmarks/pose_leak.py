@@ -165,9 +165,9 @@ def print_mse_table(title: str, rows: dict[str, dict[str, float]], columns: dict
         return
     widths = {k: max(8, len(h)) for k, h in columns.items()}
     print(f"\n{title}")
-    print(f"{'angle':14s} " + " ".join(f"{h:>{widths[k]}s}" for k, h in columns.items()))
+    print(f"{'angle':14s}" + "".join(f"  {h:>{widths[k]}s}" for k, h in columns.items()))  # two spaces: headers hold spaces
     for f, r in rows.items():
-        print(f"{f:14s} " + " ".join(f"{r[k]:{widths[k]}.4f}" for k in columns))
+        print(f"{f:14s}" + "".join(f"  {r[k]:{widths[k]}.4f}" for k in columns))
 
 
 if __name__ == "__main__":
