@@ -65,7 +65,7 @@ def main() -> None:
     try:
         compare_runs(args)
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
+        ap.error(str(exc))
 
 
 def score_runs(args, models, f_train, f_test, x_train, x_test, x_pca, data, describe_grouping: bool) -> None:

@@ -143,11 +143,11 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=1000)
     args = ap.parse_args()
     if args.scenes < 10:
-        raise SystemExit("error: --scenes must be at least 10 (5-fold cross-validation)")
+        ap.error("--scenes must be at least 10 (5-fold cross-validation)")
     try:
         rows = pose_leak(args.run_dir, args.split, args.scenes)
     except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
+        ap.error(str(exc))
     print(f"{'angle':14s} {'R2 own latents':>15s} {'R2 intrinsic':>13s}   ({args.scenes} {args.split} scenes, 5-fold ridge)")
     for f, r in rows.items():
         print(f"{f:14s} {r['own']:15.3f} {r['intrinsic']:13.3f}")

@@ -69,7 +69,7 @@ CANDIDATES = {
 def register(names: list[str]) -> None:
     for n in names:
         if n not in CANDIDATES:
-            raise SystemExit(f"error: unknown design {n!r}; choose from {', '.join(CANDIDATES)}")
+            raise ValueError(f"unknown design {n!r}; choose from {', '.join(CANDIDATES)}")
         if CANDIDATES[n] is not None and n not in model.PRESETS:
             model.PRESETS[n] = CANDIDATES[n]
 
@@ -217,7 +217,12 @@ def main() -> None:
         settings["invariance_lambda"] = args.invariance_lambda
     keep_freed_memory()  # as dcign train does
     names = args.designs.split(",")
-    register(names)
+    try:
+        register(names)
+        runs = ([] if args.variants_only else [(n, "", {}) for n in names]) + [(n, v, parse_variant(v)) for v in args.variant for n in names]
+        check_args(args, runs, settings)
+    except ValueError as exc:
+        ap.error(str(exc))
     cfg = TrainConfig.from_dict(dict(lr=args.lr))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; faces {faces_version()}; "
           f"{cfg.data.groups_per_step} groups x {cfg.data.batch_size} images per step, lr {args.lr}", flush=True)
@@ -225,8 +230,6 @@ def main() -> None:
         images, varied = cached_stream(cfg, max(args.repeats + 2, 20), args.cache)
         cost_only(names, args.lr, args.repeats, images, varied)
         return
-    runs = ([] if args.variants_only else [(n, "", {}) for n in names]) + [(n, v, parse_variant(v)) for v in args.variant for n in names]
-    check_args(args, runs, settings)
     if args.seconds is None:
         steps_of = {(n, v): args.steps for n, v, _ in runs}
     else:
@@ -274,24 +277,24 @@ FIXED_BY_THE_SCREEN = ("preset", "steps", "seed")
 
 
 def check_args(args, runs: list[tuple[str, str, dict]], settings: dict) -> None:
-    """Refuse bad options before any work (SystemExit with one line naming the problem and the fix)."""
+    """Refuse bad options before any work (ValueError naming the problem and the fix; main() exits 2 with it)."""
     if args.steps < 1 or args.repeats < 1:
-        raise SystemExit(f"error: --steps and --repeats must be positive integers, got {args.steps} and {args.repeats}")
+        raise ValueError(f"--steps and --repeats must be positive integers, got {args.steps} and {args.repeats}")
     if args.seconds is not None and not 0 < args.seconds < float("inf"):
-        raise SystemExit(f"error: --seconds must be a positive, finite number of seconds, got {args.seconds}")
+        raise ValueError(f"--seconds must be a positive, finite number of seconds, got {args.seconds}")
     for n, variant, extra in runs:
         fixed = sorted(set(extra) & set(FIXED_BY_THE_SCREEN))
         if fixed:
-            raise SystemExit(f"error: --variant {variant!r} sets {', '.join(fixed)}: use --designs, --steps or --seconds instead")
+            raise ValueError(f"--variant {variant!r} sets {', '.join(fixed)}: use --designs, --steps or --seconds instead")
         try:
             TrainConfig.from_dict(dict(preset=n, **{**settings, "lr": args.lr, **extra}))
         except (ValueError, TypeError) as exc:
-            raise SystemExit(f"error: --variant {variant!r}: {exc}" if variant else f"error: {exc}") from None
+            raise ValueError(f"--variant {variant!r}: {exc}" if variant else str(exc)) from None
     if args.pictures is not None:
         try:
             args.pictures.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise SystemExit(f"error: --pictures {args.pictures}: cannot make that folder ({exc.strerror}); give a folder path") from None
+            raise ValueError(f"--pictures {args.pictures}: cannot make that folder ({exc.strerror}); give a folder path") from None
 
 
 def parse_variant(text: str) -> dict:
@@ -300,7 +303,7 @@ def parse_variant(text: str) -> dict:
     for part in text.split(";"):
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
-            raise SystemExit(f"error: --variant {text!r}: write KEY=VALUE[;KEY=VALUE], e.g. lr=0.002")
+            raise ValueError(f"--variant {text!r}: write KEY=VALUE[;KEY=VALUE], e.g. lr=0.002")
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:

@@ -19,11 +19,13 @@ def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     (["--seconds", "nan"], "--seconds must be a positive, finite number"),
     (["--steps", "0"], "--steps and --repeats must be positive integers"),
     (["--pictures", "a_file"], "--pictures a_file: cannot make that folder"),
+    (["--variant", "lr"], "--variant 'lr': write KEY=VALUE"),
+    (["--designs", "small-64,nope"], "unknown design 'nope'; choose from"),
 ])
 def test_preset_design_refuses_bad_options_up_front(tmp_path, args, message):
     (tmp_path / "a_file").write_text("x")
     r = run("preset_design.py", "--designs", "small-64", "--cache", str(tmp_path / "cache"), *args, cwd=tmp_path)
-    assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "cache").exists()  # refused before rendering the training stream
 
 
@@ -41,6 +43,6 @@ def test_quality_budget_refuses_bad_options_up_front(tmp_path, args, message):
 
 def test_pose_leak_refuses_too_few_scenes_and_a_missing_run(tmp_path):
     r = run("pose_leak.py", str(tmp_path), "--scenes", "5", cwd=tmp_path)
-    assert r.returncode != 0 and "--scenes must be at least 10" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "--scenes must be at least 10" in r.stderr and "Traceback" not in r.stderr
     r = run("pose_leak.py", str(tmp_path / "none"), cwd=tmp_path)
-    assert r.returncode != 0 and "holds no exported model" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "holds no exported model" in r.stderr and "Traceback" not in r.stderr

@@ -200,6 +200,9 @@ def test_evaluate_writes_report(run_dir):
         assert (report / png).is_file()
     assert "fig6.png" in (report / "report.md").read_text()
     assert "report.md" in result.stdout
+    azimuth = metrics["traversal_degrees"]["azimuth"]  # the angle of each swept column, in the caption too
+    assert len(azimuth) == 9 and all(-90 <= d <= 90 for d in azimuth)
+    assert f"columns 3 to 11: {', '.join(f'{d:g}' for d in azimuth)} degrees" in (report / "report.md").read_text()
 
 
 def test_evaluate_adds_the_metrics_by_default(tmp_path, monkeypatch):

@@ -91,24 +91,38 @@ def fig6(net, engine, latent_of: dict[str, int], n_identities: int, n_values: in
     return results
 
 
-def traversals(net, engine, angle_maps: dict, latent_of: dict[str, int], out_dir: Path, n_inputs: int = 4, n_steps: int = 9) -> list[str]:
+def traversals(net, engine, angle_maps: dict, latent_of: dict[str, int], out_dir: Path, n_inputs: int = 4,
+               n_steps: int = 9) -> dict[str, list[float] | None]:
+    """Write ``traversal_<factor>.png`` (paper Fig. 4/5) for each factor of ``latent_of``.
+
+    Each row: a random test image, its reconstruction, then ``n_steps`` decodings with the
+    factor's latent (or latent group) swept over its calibrated range.  Returns
+    ``{factor: the angle (degrees) the factor's map gives each swept column}``, or None for a
+    factor without a map (swept over its latent's observed range +- 2).
+    """
     rng = np.random.default_rng(3)
     fs = engine.space.sample(rng, n_inputs, "test")
     images = engine.render(fs)
     mu = encode(net.encode, images)
     recon = decode(net, mu)
-    names = []
+    swept_degrees = {}
     for f, k in latent_of.items():
         m = angle_maps.get(f)
         if m is not None and len(map_latents(m)) > 1:  # a latent group: driven through its map, angle by angle
-            swept = latent_traversal(net, mu, map_latents(m), group_sweep(m, n_steps))
+            codes = group_sweep(m, n_steps)
+            swept = latent_traversal(net, mu, map_latents(m), codes)
+            full = np.zeros((n_steps, mu.shape[1]))
+            full[:, map_latents(m)] = codes
         else:
             lo, hi = (min(m["latent"]), max(m["latent"])) if m else (float(mu[:, k].min()) - 2, float(mu[:, k].max()) + 2)
-            swept = latent_traversal(net, mu, k, np.linspace(lo, hi, n_steps))
+            values = np.linspace(lo, hi, n_steps)
+            swept = latent_traversal(net, mu, k, values)
+            full = np.zeros((n_steps, mu.shape[1]))
+            full[:, k] = values
         rows = [np.concatenate([images[i : i + 1], recon[i : i + 1], swept[i]]) for i in range(n_inputs)]
         save_png(out_dir / f"traversal_{f}.png", tile(np.concatenate(rows), n_inputs, n_steps + 2))
-        names.append(f)
-    return names
+        swept_degrees[f] = [round(float(d), 1) for d in latent_to_degrees(m, full)] if m is not None else None
+    return swept_degrees
 
 
 def reconstructions(net, engine, out_dir: Path, angle_maps: dict | None = None, n_mse: int = 500,
@@ -183,7 +197,7 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
     mse, readback = reconstructions(net, engine, out_dir, angle_maps)
     result = {
         "run": str(run_dir), "method": cfg.method.name, "dataset": cfg.data.dataset, "preset": cfg.model.preset,
-        "fig6": f6, "test_mse": mse, "latent_of": latent_of, "angle_readback": readback,
+        "fig6": f6, "test_mse": mse, "latent_of": latent_of, "angle_readback": readback, "traversal_degrees": traversed,
         "settings": {"n_test_identities": n_identities, "n_values": n_values, "mse_images": 500},
     }
     if metrics:
@@ -199,7 +213,7 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
     return result
 
 
-def render_markdown(m: dict, traversed: list[str], fig8: bool = False) -> str:
+def render_markdown(m: dict, traversed: dict[str, list[float] | None], fig8: bool = False) -> str:
     lines = [
         f"# dcign report: {m['method']} on {m['dataset']} ({m['preset']})", "",
         f"Test identities only ({m['settings']['n_test_identities']} for Fig. 6). Test reconstruction MSE per pixel "
@@ -225,9 +239,10 @@ def render_markdown(m: dict, traversed: list[str], fig8: bool = False) -> str:
         lines += [f"| {f} | {', '.join(f'z{k + 1}' for k in r['latent_indices'])} | {r['median_abs_error_deg']:.1f} "
                   f"| {r['mean_abs_error_deg']:.1f} |" for f, r in rb.items()]
         lines.append("")
-    for f in traversed:
+    for f, degrees in traversed.items():
+        angles = f" (columns 3 to {len(degrees) + 2}: {', '.join(f'{d:g}' for d in degrees)} degrees through the map)" if degrees else ""
         lines += [f"![traversal {f}](traversal_{f}.png)", "",
-                  f"Latent traversal of {f}: input, reconstruction, then the {f} latent swept across its calibrated range.", ""]
+                  f"Latent traversal of {f}: input, reconstruction, then the {f} latent swept across its calibrated range{angles}.", ""]
     if fig8:
         lines += ["![Fig. 8](fig8.png)", "",
                   "Fig. 8 (paper §4.2): unseen chairs (input, leftmost) re-rendered as the azimuth latent(s) are driven "
