@@ -142,6 +142,8 @@ def test_train_bad_input_writes_nothing(tmp_path):
         (["--batch-weights", "1,1,1"], "takes 4 numbers"),
         (["--batch-weights", "1,1,1,nan"], "finite numbers"),
         (["--batch-weights", "azimuth=1,azimuth=2"], "names 'azimuth' twice"),
+        (["--batch-weights", "=1,identity=10"], "write factor=weight for each"),
+        (["--batch-weights", "azimuth=1,identity"], "write factor=weight for each"),
         (["--workers", "10000"], "num_workers must be at most 64"),  # started 10000 processes and filled the memory
         (["--latent-dim", "100000000"], "latent_dim must be at most 4,096"),  # a traceback: 1.6 TB of weights
         (["--steps", "99999999999999999999999"], "steps must be at most 1,000,000,000"),

@@ -16,12 +16,15 @@ def parse_weights(text: str) -> dict[str, float]:
     """'1,1,1,10' (azimuth, elevation, light_azimuth, identity) or 'factor=weight,...' (any factor names).
 
     Raises:
-        ValueError: not numbers, a factor named twice, or not four of them in the first form.
+        ValueError: not numbers, a part without a factor name, a factor named twice, or not four of
+            them in the first form.
     """
     if "=" in text:
         out = {}
         for part in filter(None, text.split(",")):
-            name, _, value = part.partition("=")
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"--batch-weights {part!r} in {text!r}: write factor=weight for each, e.g. azimuth=1,identity=10")
             if name.strip() in out:
                 raise ValueError(f"--batch-weights names {name.strip()!r} twice in {text!r}; give each factor one weight")
             try:
