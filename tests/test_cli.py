@@ -144,7 +144,7 @@ def test_train_bad_input_writes_nothing(tmp_path):
         (["--batch-weights", "azimuth=1,azimuth=2"], "names 'azimuth' twice"),
         (["--batch-weights", "=1,identity=10"], "write factor=weight for each"),
         (["--batch-weights", "azimuth=1,identity"], "write factor=weight for each"),
-        (["--workers", "10000"], "num_workers must be at most 64"),  # started 10000 processes and filled the memory
+        (["--workers", "10000"], "--workers: num_workers must be at most 64"),  # started 10000 processes and filled the memory
         (["--latent-dim", "100000000"], "latent_dim must be at most 4,096"),  # a traceback: 1.6 TB of weights
         (["--steps", "99999999999999999999999"], "steps must be at most 1,000,000,000"),
         (["--batch-size", "10000000"], "batch_size must be at most 65,536"),
@@ -155,7 +155,7 @@ def test_train_bad_input_writes_nothing(tmp_path):
         (["--lr", "nan"], "lr must be a finite number"),
         (["--lr", "-1"], "lr"),
         (["--steps", "0"], "steps must be a positive integer"),
-        (["--seed", "-5"], "seed must be an integer"),
+        (["--seed", "-5"], "--seed: seed must be an integer"),
         (["--config", tmp_path / "unknown_key.json"], f"config {tmp_path / 'unknown_key.json'}: unknown config key(s) ['colour']"),
         (["--config", tmp_path / "bad_seed.json"], f"config {tmp_path / 'bad_seed.json'}: seed must be an integer"),
         (["--config", tmp_path / "not_json.json"], "not valid JSON"),

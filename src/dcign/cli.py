@@ -7,6 +7,7 @@ written when an argument is bad.
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -199,10 +200,12 @@ def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: d
     from dataclasses import fields
 
     from .atomic import check_writable_dir
+    from .checks import setting_flag, setting_key
     from .config import KEYS, SECTIONS, TrainConfig, check_resumable
     from .distributed import is_global_zero_by_env
 
     parse = {f.metadata.get("key") or f.name: f.metadata.get("parse") for cls in SECTIONS.values() for f in fields(cls)}
+    flag_of = {setting_key(f): setting_flag(f) for cls in SECTIONS.values() for f in fields(cls)}
     overrides = {k: parse[k](v) if parse[k] else v for k, v in flags.items() if k in KEYS and v not in (None, [])}
     if resume:
         keep = f"--resume keeps the run's saved config; only {_resume_flags()} may change"
@@ -225,7 +228,11 @@ def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: d
             TrainConfig.from_dict({k: v for k, v in base.items() if k not in overrides})
         except ValueError as exc:
             raise UsageError(f"config {config}: {exc}") from None
-    cfg = TrainConfig.from_dict({**base, **overrides})
+    try:
+        cfg = TrainConfig.from_dict({**base, **overrides})
+    except ValueError as exc:  # name the flag, not only its config key ('--workers: num_workers must be ...')
+        flag = next((flag_of[k] for k in overrides if flag_of.get(k) and re.match(rf"{k}\b", str(exc))), None)
+        raise UsageError(f"{flag}: {exc}" if flag else str(exc)) from None
     if cfg.is_file_data:  # read the user's data set (and refuse it) before creating --out
         from .training import make_dataset
 
