@@ -44,7 +44,7 @@ def tiny_problem(seed: int = 0, steps: int = 600) -> TrainConfig:
     return TrainConfig.from_dict(dict(
         preset="tiny-32", latent_dim=200, steps=steps, batch_size=8, groups_per_step=4, num_workers=0, seed=seed,
         checkpoint_every=steps, eval_every=steps, num_train_identities=40, num_test_identities=8,
-        batch_weights={"azimuth": 1, "elevation": 1, "light_azimuth": 1, "identity": 1}, lr=1e-3))
+        batch_weights={"azimuth": 1, "elevation": 1, "light_azimuth": 1, "identity": 1}, lr=1e-3, lr_schedule="constant"))
 
 
 def run(mode: str, seed: int, steps: int) -> dict:

@@ -11,7 +11,8 @@ with the library's own functions on TEST identities: ``dcign evaluate``'s
 (:class:`dcign.reproduce.ReproduceSettings`: 10 test identities, 7 angles).
 
 How the budgets are trained.  One DC-IGN run (``OUT/dcign``) with ``dcign train``'s defaults
-(the main job's config; ``--set KEY=VALUE`` changes a config key, e.g. ``preset=wide-64``) is
+(the main job's config at a constant rate, see :data:`BUDGET_KEYS`; ``--set KEY=VALUE`` changes
+a config key, e.g. ``preset=wide-64``) is
 trained to the first budget, its exported model copied to ``OUT/dcign-<B>min`` and evaluated
 there, then resumed with the next, larger ``--time-limit`` (Lightning's clock is saved in the
 checkpoints, so the minutes add up over resumes), and so on.  A 20-min row is thus the run a
@@ -75,8 +76,10 @@ def parse_budgets(text: str) -> tuple[float, ...]:
     return budgets
 
 
-BUDGET_KEYS = ("steps", "time_limit")
-"""Config keys the budgets set (a --set of them would be overridden, so it is refused)."""
+BUDGET_KEYS = ("steps", "time_limit", "lr_schedule")
+"""Config keys the budgets set (a --set of them would be overridden, so it is refused): a run
+cut by a time limit has no step count known in advance for a decay to end at, so the budgeted
+runs keep a constant rate (``dcign train``'s default cosine decays over ``--steps``)."""
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         budgets = parse_budgets(args.budgets) if args.budgets is not None else PLANS[args.plan]
-        cfg = TrainConfig.from_dict(parse_sets(args.set))
+        cfg = TrainConfig.from_dict({**parse_sets(args.set), "lr_schedule": "constant"})
         if cfg.is_file_data or cfg.method.name != "dcign":
             raise ValueError("the benchmark trains a DC-IGN on a built-in engine (novel views need its renderer)")
         baseline_cfg = cfg.updated(method="baseline")

@@ -92,3 +92,13 @@ def test_every_config_key_is_a_train_flag_under_its_section():
     assert set(KEYS) - {"data_version"} <= set(params)
     result = CliRunner().invoke(app, ["train", "--help"])
     assert result.exit_code == 0 and "Method settings" in result.output and "--no-kl-on-clamped" in result.output
+
+
+def test_a_saved_run_without_lr_schedule_resumes_constant_while_new_runs_default_to_cosine(tmp_path):
+    """The default became cosine after runs were saved without the key: they trained at a constant rate."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({k: v for k, v in json.loads(TrainConfig().to_json()).items() if k != "lr_schedule"}))
+    assert TrainConfig.load(path).run.lr_schedule == "constant"
+    assert TrainConfig().run.lr_schedule == "cosine" and TrainConfig.from_dict({}).run.lr_schedule == "cosine"
+    path.write_text(TrainConfig().to_json())  # written now: the key is there and wins
+    assert TrainConfig.load(path).run.lr_schedule == "cosine"

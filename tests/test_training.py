@@ -132,14 +132,16 @@ def test_ada_gvae_averages_only_shared_latents():
 
 
 def test_optimizers():
-    assert isinstance(module().configure_optimizers(), torch.optim.Adam)
-    assert module().configure_optimizers().defaults["betas"] == (0.9, 0.99)
-    assert isinstance(module(optimizer="rmsprop").configure_optimizers(), torch.optim.RMSprop)
+    assert isinstance(module(lr_schedule="constant").configure_optimizers(), torch.optim.Adam)
+    assert module(lr_schedule="constant").configure_optimizers().defaults["betas"] == (0.9, 0.99)
+    assert isinstance(module(optimizer="rmsprop", lr_schedule="constant").configure_optimizers(), torch.optim.RMSprop)
+    default = module().configure_optimizers()  # the default cosine rate: Adam with a per-step schedule
+    assert isinstance(default["optimizer"], torch.optim.Adam) and default["lr_scheduler"]["interval"] == "step"
 
 
 def test_cosine_schedule_values():
     run = tiny(lr_schedule="cosine", steps=100).run
-    assert lr_factor(run, 0) == 1.0 and lr_factor(tiny().run, 70) == 1.0  # constant: always 1
+    assert lr_factor(run, 0) == 1.0 and lr_factor(tiny(lr_schedule="constant").run, 70) == 1.0  # constant: always 1
     assert lr_factor(run, 50) == pytest.approx(COSINE_FLOOR + (1 - COSINE_FLOOR) / 2)
     assert lr_factor(run, 100) == pytest.approx(COSINE_FLOOR) and lr_factor(run, 500) == pytest.approx(COSINE_FLOOR)
     assert all(lr_factor(run, s) > lr_factor(run, s + 1) for s in range(100))  # falls every step
@@ -169,6 +171,8 @@ def test_training_puts_each_factor_in_its_own_latent(tmp_path, monkeypatch):
     fixed validation step, and the probe's Fig. 6 |Spearman r| of each factor's OWN latent on
     validation sweeps, z1 for azimuth and z3 for light azimuth, averages >= 0.8: what the
     clamp guarantees (the varied factor reaches the decoder through its own latent only).
+    The rate is constant, as when the numbers below were measured (a cosine decay over 600
+    steps learns this problem more slowly: 0.77 on this seed).
 
     A broken clamp does not reach it (benchmarks/clamp_controls.py, same problem; mean of the
     two |r|, shared machine): correct clamp 0.94 (this seed), 0.95, 0.96, 0.93, 0.82 (seeds
@@ -178,7 +182,7 @@ def test_training_puts_each_factor_in_its_own_latent(tmp_path, monkeypatch):
     """
     monkeypatch.setitem(model_module.PRESETS, "tiny-32", TINY_32)
     cfg = tiny(preset="tiny-32", latent_dim=200, steps=600, batch_size=8, groups_per_step=4, checkpoint_every=600,
-               eval_every=600, num_train_identities=40, lr=1e-3,
+               eval_every=600, num_train_identities=40, lr=1e-3, lr_schedule="constant",
                batch_weights={"azimuth": 1, "elevation": 1, "light_azimuth": 1, "identity": 1})
     step = next(iter(make_dataset(cfg, split="validation")))
 
