@@ -29,7 +29,7 @@ def main() -> None:
     cfg = TrainConfig.from_dict(dict(method="ada-gvae", dataset=args.dataset, steps=args.steps, num_workers=0))  # lr: the main job's (the default)
     torch.manual_seed(cfg.run.seed)
     module = DisentanglingVAE(cfg)
-    opt = module.configure_optimizers()
+    opt = module.optimiser()
     stream = iter(make_dataset(cfg))
     print(f"{'steps':>5s} {'disagree %':>10s} {'shared one-dir':>14s} {'shared sym':>10s}")
     window = []

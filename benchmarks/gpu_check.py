@@ -83,7 +83,7 @@ def make_setup(preset: str, method: str, groups: int, device: torch.device, fast
     n = groups * cfg.data.batch_size
     batch = {"images": torch.rand(n, 1, cfg.image_size, cfg.image_size, device=device),
              "varied": (torch.arange(groups) % 4).to(device)}
-    return module, module.configure_optimizers(), batch
+    return module, module.optimiser(), batch
 
 
 def train_step(module, opt, batch, autocast) -> None:

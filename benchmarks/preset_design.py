@@ -140,8 +140,7 @@ def make_module(name: str, lr: float, seed: int = 0, **settings) -> Disentanglin
 
 def optimiser(module: DisentanglingVAE):
     """The optimiser of ``dcign train`` (its schedule is applied by :func:`step`)."""
-    opt = module.configure_optimizers()
-    return opt["optimizer"] if isinstance(opt, dict) else opt
+    return module.optimiser()
 
 
 def batch_of(images: np.ndarray, varied: np.ndarray, i: int) -> dict:

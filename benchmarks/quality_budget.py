@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", type=Path, default=None,
                     help="an exported faces baseline run to reuse for every budget (default: train one per budget)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="change a config key of both runs (default: dcign train's defaults, the main job's)")
+                    help="change a config key of both runs (default: dcign train's defaults, the main job's, at a constant rate)")
     args = ap.parse_args(argv)
     try:
         budgets = parse_budgets(args.budgets) if args.budgets is not None else PLANS[args.plan]

@@ -84,7 +84,7 @@ def variant_setup(preset: str, channels_last: bool, compiled: bool):
     batch = batch_for(cfg)
     # 'nchw' is the default layout; 'channels_last' is what --channels-last trains with.
     module.net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    opt = module.configure_optimizers()
+    opt = module.optimiser()
     if compiled:
         module.losses = torch.compile(module.losses)
     return module, opt, batch
@@ -158,7 +158,7 @@ def main() -> None:
             cfg = TrainConfig.from_dict({"preset": preset, "method": method, "groups_per_step": groups})
             torch.manual_seed(0)
             module = DisentanglingVAE(cfg)
-            setups[method] = (module, module.configure_optimizers(), batch_for(cfg))
+            setups[method] = (module, module.optimiser(), batch_for(cfg))
         median = interleaved_median_seconds(setups, args.repeats)
         module, _, batch = setups["dcign"]
         rows = {m: (median[m], step_flops(module, batch), batch["images"].shape[0]) for m in setups}

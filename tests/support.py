@@ -24,8 +24,10 @@ from dcign.checkpoints import load_checkpoint_file
 from dcign.training import train
 
 STEPS = 16
+#: A constant rate: the resume tests stop a run at N/2 steps (standing in for a kill) and resume it to
+#: N, which under the cosine default would have decayed over N/2 first (test_training covers cosine).
 TINY = dict(steps=STEPS, batch_size=4, groups_per_step=1, latent_dim=8, num_workers=0, checkpoint_every=2,
-            eval_every=1000, num_train_identities=5, num_test_identities=8)
+            eval_every=1000, num_train_identities=5, num_test_identities=8, lr_schedule="constant")
 #: Environment of training subprocesses: one thread, the same arithmetic as the tests' process.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 #: A degrees -> latent table per angle factor: latent k = degrees / 90 for factor k.

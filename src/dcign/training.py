@@ -136,13 +136,18 @@ class DisentanglingVAE(L.LightningModule):
                 if p.grad is not None:
                     p.grad.mul_(ddp_gradient_scale(world))
 
+    def optimiser(self) -> torch.optim.Optimizer:
+        """A new optimiser of the run's kind and learning rate over the module's parameters, without
+        its schedule (for code that steps it by hand, e.g. the benchmarks)."""
+        run = self.cfg.run
+        if run.optimizer == "adam":
+            return torch.optim.Adam(self.parameters(), lr=run.lr, betas=(0.9, 0.99))
+        return torch.optim.RMSprop(self.parameters(), lr=run.lr)
+
     def configure_optimizers(self):
         """The optimiser; with ``lr_schedule='cosine'`` also its per-step schedule (:func:`dcign.config.lr_factor`)."""
         run = self.cfg.run
-        if run.optimizer == "adam":
-            opt = torch.optim.Adam(self.parameters(), lr=run.lr, betas=(0.9, 0.99))
-        else:
-            opt = torch.optim.RMSprop(self.parameters(), lr=run.lr)
+        opt = self.optimiser()
         if run.lr_schedule == "constant":
             return opt
         schedule = torch.optim.lr_scheduler.LambdaLR(opt, partial(lr_factor, run))
