@@ -90,7 +90,8 @@ def parse_sets(items: list[str]) -> dict:
         if not sep:
             raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
         if key.strip() in BUDGET_KEYS:
-            raise ValueError(f"--set {item!r}: the budgets set {' and '.join(BUDGET_KEYS)}; give --budgets instead")
+            raise ValueError(f"--set {item!r}: the budgets set {', '.join(BUDGET_KEYS)} (time-cut runs keep a constant rate); "
+                             "give --budgets for the minutes")
         try:
             out[key.strip()] = json.loads(value)
         except ValueError:

@@ -31,8 +31,8 @@ def test_preset_design_refuses_bad_options_up_front(tmp_path, args, message):
 
 @pytest.mark.parametrize("args, message", [
     (["--budgets", ""], "--budgets must be positive minutes"),
-    (["--set", "steps=5"], "the budgets set steps and time_limit and lr_schedule"),
-    (["--set", "lr_schedule=cosine"], "the budgets set steps and time_limit and lr_schedule"),
+    (["--set", "steps=5"], "the budgets set steps, time_limit, lr_schedule"),
+    (["--set", "lr_schedule=cosine"], "the budgets set steps, time_limit, lr_schedule"),
     (["--out", "a_file"], "--out a_file: cannot make that folder"),
 ])
 def test_quality_budget_refuses_bad_options_up_front(tmp_path, args, message):

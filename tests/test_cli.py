@@ -133,7 +133,9 @@ def test_train_bad_input_writes_nothing(tmp_path):
         (["--preset", "huge"], "unknown preset 'huge'"),
         (["--dataset", "cars"], "unknown data set 'cars'"),
         (["--method", "magic"], "unknown method 'magic'"),
-        (["--optimizer", "sgd"], "unknown optimizer 'sgd'"),
+        (["--optimizer", "sgd"], "--optimizer: unknown optimizer 'sgd'"),
+        (["--lr-schedule", "step"], "--lr-schedule: unknown lr_schedule 'step'"),
+        (["--batch-weights", "hue=1"], "--batch-weights: unknown factor(s) in batch weights: ['hue']"),
         (["--time-limit", "1e15"], "time_limit must be at most 1e+07 minutes"),  # timedelta overflowed: a traceback
         (["--time-limit", "0"], "time_limit must be a finite number > 0"),
         (["--num-train-identities", "4294967296"], "num_train_identities must be at most 1,000,000"),  # asked for 32 GiB

@@ -191,6 +191,14 @@ def _resume_flags() -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _with_flag(message: str, flags: dict[str, str | None]) -> str:
+    """Prefix a config error with the flag of the earliest given key it names ('batch_weights' or
+    'batch weights'), e.g. 'unknown lr_schedule ...' -> '--lr-schedule: unknown lr_schedule ...'."""
+    named = [(m.start(), flag) for key, flag in flags.items() if flag
+             for m in [re.search(rf"\b({key}|{key.replace('_', ' ')})\b", message)] if m]
+    return f"{min(named)[1]}: {message}" if named else message
+
+
 def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: dict):
     """The run's TrainConfig: --config (or the saved run's, with --resume) updated by the given flags.
 
@@ -231,8 +239,7 @@ def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: d
     try:
         cfg = TrainConfig.from_dict({**base, **overrides})
     except ValueError as exc:  # name the flag, not only its config key ('--workers: num_workers must be ...')
-        flag = next((flag_of[k] for k in overrides if flag_of.get(k) and re.match(rf"{k}\b", str(exc))), None)
-        raise UsageError(f"{flag}: {exc}" if flag else str(exc)) from None
+        raise UsageError(_with_flag(str(exc), {k: flag_of.get(k) for k in overrides})) from None
     if cfg.is_file_data:  # read the user's data set (and refuse it) before creating --out
         from .training import make_dataset
 
