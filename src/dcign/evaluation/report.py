@@ -109,18 +109,15 @@ def traversals(net, engine, angle_maps: dict, latent_of: dict[str, int], out_dir
     for f, k in latent_of.items():
         m = angle_maps.get(f)
         if m is not None and len(map_latents(m)) > 1:  # a latent group: driven through its map, angle by angle
-            codes = group_sweep(m, n_steps)
-            swept = latent_traversal(net, mu, map_latents(m), codes)
-            full = np.zeros((n_steps, mu.shape[1]))
-            full[:, map_latents(m)] = codes
+            latents, values = map_latents(m), group_sweep(m, n_steps)
         else:
             lo, hi = (min(m["latent"]), max(m["latent"])) if m else (float(mu[:, k].min()) - 2, float(mu[:, k].max()) + 2)
-            values = np.linspace(lo, hi, n_steps)
-            swept = latent_traversal(net, mu, k, values)
-            full = np.zeros((n_steps, mu.shape[1]))
-            full[:, k] = values
+            latents, values = [k], np.linspace(lo, hi, n_steps)[:, None]
+        swept = latent_traversal(net, mu, latents, values)
         rows = [np.concatenate([images[i : i + 1], recon[i : i + 1], swept[i]]) for i in range(n_inputs)]
         save_png(out_dir / f"traversal_{f}.png", tile(np.concatenate(rows), n_inputs, n_steps + 2))
+        full = np.zeros((n_steps, mu.shape[1]))  # only the swept latents are read by the map
+        full[:, latents] = values
         swept_degrees[f] = [round(float(d), 1) for d in latent_to_degrees(m, full)] if m is not None else None
     return swept_degrees
 
