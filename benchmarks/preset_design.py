@@ -138,11 +138,6 @@ def make_module(name: str, lr: float, seed: int = 0, **settings) -> Disentanglin
     return DisentanglingVAE(cfg)
 
 
-def optimiser(module: DisentanglingVAE):
-    """The optimiser of ``dcign train`` (its schedule is applied by :func:`step`)."""
-    return module.optimiser()
-
-
 def batch_of(images: np.ndarray, varied: np.ndarray, i: int) -> dict:
     return {"images": torch.from_numpy(images[i]).float().div_(255.0), "varied": torch.from_numpy(varied[i])}
 
@@ -170,7 +165,7 @@ def forward_gflops_per_image(module: DisentanglingVAE) -> float:
 
 def step_costs(mods: dict[str, DisentanglingVAE], repeats: int, images, varied) -> dict[str, float]:
     """Median seconds per training step of each design's module, timed interleaved (A, B, C, A, ...)."""
-    opts = {n: optimiser(m) for n, m in mods.items()}
+    opts = {n: m.optimiser() for n, m in mods.items()}
     times = {n: [] for n in mods}
     for r in range(repeats + 2):
         for n, m in mods.items():
@@ -245,7 +240,7 @@ def main() -> None:
         steps = steps_of[(n, variant)]
         run_settings = {**settings, "lr": args.lr, **extra}
         module = make_module(n, run_settings.pop("lr"), steps=steps, **run_settings)
-        opt = optimiser(module)
+        opt = module.optimiser()  # dcign train's optimiser; step() applies its schedule
         times = [step(module, opt, batch_of(images, varied, i), i) for i in range(steps)]
         q = quality(module.net, module.cfg, val)
         label = n + (f" {variant}" if variant else "") + args.tag

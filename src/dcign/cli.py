@@ -212,8 +212,9 @@ def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: d
     from .config import KEYS, SECTIONS, TrainConfig, check_resumable
     from .distributed import is_global_zero_by_env
 
-    parse = {f.metadata.get("key") or f.name: f.metadata.get("parse") for cls in SECTIONS.values() for f in fields(cls)}
-    flag_of = {setting_key(f): setting_flag(f) for cls in SECTIONS.values() for f in fields(cls)}
+    settings = [f for cls in SECTIONS.values() for f in fields(cls)]
+    parse = {setting_key(f): f.metadata.get("parse") for f in settings}
+    flag_of = {setting_key(f): setting_flag(f) for f in settings}
     overrides = {k: parse[k](v) if parse[k] else v for k, v in flags.items() if k in KEYS and v not in (None, [])}
     if resume:
         keep = f"--resume keeps the run's saved config; only {_resume_flags()} may change"
