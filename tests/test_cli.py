@@ -7,6 +7,7 @@ entry point to check the exit code and stderr of a separate process.
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -124,7 +125,8 @@ def test_train_bad_input_writes_nothing(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     configs = {"unknown_key.json": '{"colour": "red"}', "bad_seed.json": '{"seed": -1}', "not_json.json": "{oops",
-               "deep.json": "[" * 100_000, "huge_lr.json": '{"lr": 1' + "0" * 400 + "}", "list.json": "[1, 2]"}
+               "deep.json": "[" * 100_000, "huge_lr.json": '{"lr": 1' + "0" * 400 + "}", "list.json": "[1, 2]",
+               "dim3.json": '{"latent_dim": 3}'}
     for name, text in configs.items():
         (tmp_path / name).write_text(text)
     before = snapshot(tmp_path)
@@ -148,6 +150,9 @@ def test_train_bad_input_writes_nothing(tmp_path):
         (["--batch-weights", "azimuth=1,identity"], "write factor=weight for each"),
         (["--workers", "10000"], "--workers: num_workers must be at most 64"),  # started 10000 processes and filled the memory
         (["--latent-dim", "100000000"], "latent_dim must be at most 4,096"),  # a traceback: 1.6 TB of weights
+        (["--latent-dim", "3"], "--latent-dim: latent_layout takes all 3 latents"),  # named latent_layout, not the flag
+        (["--latent-dim", "2"], "--latent-dim: latent_layout['light_azimuth'] must list int latent indices in 0..1"),
+        (["--config", tmp_path / "dim3.json"], f"config {tmp_path / 'dim3.json'}: latent_layout takes all 3 latents"),
         (["--steps", "99999999999999999999999"], "steps must be at most 1,000,000,000"),
         (["--batch-size", "10000000"], "batch_size must be at most 65,536"),
         (["--batch-size", "1000", "--groups-per-step", "1000"], "a step holds at most 65,536 images"),
@@ -170,6 +175,10 @@ def test_train_bad_input_writes_nothing(tmp_path):
     for args, message in cases:
         assert message in invoke(["train", "--out", out, *args]), args
         assert not out.exists(), args
+    # the file alone is refused, with the flag it is valid: the merged config is what counts
+    merged = ["--config", tmp_path / "dim3.json", "--latent-layout", "azimuth=0", "--accelerator", "nonsense"]
+    assert "cannot set up training with accelerator='nonsense'" in invoke(["train", "--out", out, *merged])
+    shutil.rmtree(out, ignore_errors=True)
     assert "already holds files" in invoke(["train", "--out", existing, "--steps", "2"])
     assert "not a folder" in invoke(["train", "--out", blocker, "--steps", "2"])
     assert "cannot write to output folder" in invoke(["train", "--out", blocker / "sub", "--steps", "2"])

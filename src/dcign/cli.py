@@ -232,14 +232,15 @@ def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: d
     base = TrainConfig.load_dict(config) if config else {}  # as given: the method's defaults fill in
     if not isinstance(base, dict):
         raise UsageError(f"config {config} must hold a JSON object, got {type(base).__name__}")
-    if config:  # name the file in the error of a bad value it holds (a flag that overrides a key wins)
-        try:
-            TrainConfig.from_dict({k: v for k, v in base.items() if k not in overrides})
-        except ValueError as exc:
-            raise UsageError(f"config {config}: {exc}") from None
     try:
         cfg = TrainConfig.from_dict({**base, **overrides})
-    except ValueError as exc:  # name the flag, not only its config key ('--workers: num_workers must be ...')
+    except ValueError as exc:
+        if config:  # name the file if a value it holds is bad on its own (a flag that overrides a key wins)
+            try:
+                TrainConfig.from_dict({k: v for k, v in base.items() if k not in overrides})
+            except ValueError as file_exc:
+                raise UsageError(f"config {config}: {file_exc}") from None
+        # name the flag, not only its config key ('--workers: num_workers must be ...')
         raise UsageError(_with_flag(str(exc), {k: flag_of.get(k) for k in overrides})) from None
     if cfg.is_file_data:  # read the user's data set (and refuse it) before creating --out
         from .training import make_dataset

@@ -50,7 +50,7 @@ def check_layout(layout, latent_dim: int, name: str = "latent_layout", shared: b
             raise ValueError(f"{name}[{factor!r}] must be a list of latent indices, got {idx!r}; {fix}")
         if (len(idx) == 0 or any(isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral) for i in idx)
                 or any(not 0 <= i < latent_dim for i in idx)):
-            raise ValueError(f"{name}[{factor!r}] must list int latent indices in 0..{latent_dim - 1}, got {list(idx)!r}")
+            raise ValueError(f"{name}[{factor!r}] must list int latent indices in 0..{latent_dim - 1} (latent_dim {latent_dim}), got {list(idx)!r}")
         idx = [int(i) for i in idx]
         if len(set(idx)) != len(idx):
             raise ValueError(f"{name}[{factor!r}] lists a latent twice: {idx}; give each latent once")
@@ -59,7 +59,8 @@ def check_layout(layout, latent_dim: int, name: str = "latent_layout", shared: b
         used |= set(idx)
         out[factor] = idx
     if len(used) >= latent_dim:
-        raise ValueError(f"{name} takes all {latent_dim} latents; leave some for the intrinsic (identity) group")
+        raise ValueError(f"{name} takes all {latent_dim} latents (latent_dim {latent_dim}); leave some for the "
+                         "intrinsic (identity) group: a larger latent_dim or fewer latents per factor")
     return out
 
 
