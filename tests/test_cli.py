@@ -107,11 +107,17 @@ def test_train_writes_run_dir(run_dir):
     assert list(run_dir.glob("logs/events.out.tfevents*"))
 
 
-def test_resume_extends_a_run_and_refuses_changed_flags(run_dir):
-    for args, name in [(["--lr", "0.1"], "lr"), (["--preset", "paper-150"], "preset"), (["--beta", "4"], "beta"),
-                       (["--batch-size", "5"], "batch_size"), (["--config", run_dir / "config.json"], "--config")]:
+def test_resume_extends_a_run_and_refuses_changed_flags(run_dir, tmp_path):
+    for args, name in [(["--lr", "0.1"], "--lr: "), (["--preset", "paper-150"], "--preset: "), (["--beta", "4"], "--beta: "),
+                       (["--batch-size", "5"], "--batch-size: "), (["--config", run_dir / "config.json"], "--config")]:
         message = invoke(["train", "--out", run_dir, "--resume", *args])
         assert "only --steps, --time-limit, --workers and --on-nonfinite may change" in message and name in message, args
+        assert message.count("may change") == 1, message
+    assert "--steps: steps must be a positive integer" in invoke(["train", "--out", run_dir, "--resume", "--steps", "0"])
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "config.json").write_text(json.dumps({**json.loads((run_dir / "config.json").read_text()), "seed": -3}))
+    assert f"config {edited / 'config.json'}: seed must be an integer" in invoke(["train", "--out", edited, "--resume"])
     invoke_ok(["train", "--out", run_dir, "--resume", "--steps", "6", "--workers", "0", "--on-nonfinite", "skip"])
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 6

@@ -223,11 +223,15 @@ def _config_from_flags(out: Path, config: Optional[Path], resume: bool, flags: d
         saved = out / "config.json"
         if not saved.is_file():
             raise UsageError(f"cannot resume: {saved} does not exist (train without --resume to start a run)")
-        cfg = TrainConfig.load(saved).updated(**overrides)
         try:
-            check_resumable(out, cfg)
+            cfg = TrainConfig.load(saved)
+        except ValueError as exc:  # a hand-edited config.json (the message names the file)
+            raise UsageError(str(exc)) from None
+        try:
+            cfg = cfg.updated(**overrides)
+            check_resumable(out, cfg, may_change=_resume_flags())
         except ValueError as exc:
-            raise UsageError(f"{keep}: {exc}") from None
+            raise UsageError(_with_flag(str(exc), {k: flag_of.get(k) for k in overrides})) from None
         return cfg
     base = TrainConfig.load_dict(config) if config else {}  # as given: the method's defaults fill in
     if not isinstance(base, dict):

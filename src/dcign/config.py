@@ -253,12 +253,15 @@ class TrainConfig:
         (:data:`BEFORE_THE_KEY`), not today's default, so an old run resumes as it began.
 
         Raises:
-            ValueError: unreadable file, invalid JSON or invalid values.
+            ValueError: unreadable file, invalid JSON or invalid values (the message names the file).
         """
         data = cls.load_dict(path)
         if isinstance(data, dict):
             data = {**BEFORE_THE_KEY, **data}
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"config {path}: {exc}") from exc
 
     @staticmethod
     def load_dict(path: str | Path) -> dict:
@@ -300,8 +303,11 @@ def _recorded(path: Path, key: str):
         return None
 
 
-def check_resumable(run_dir: str | Path, wanted: TrainConfig) -> TrainConfig:
+def check_resumable(run_dir: str | Path, wanted: TrainConfig, may_change: str | None = None) -> TrainConfig:
     """The saved config of ``run_dir`` if ``wanted`` may resume it: the one resume check.
+
+    ``may_change`` names what may differ in the message (default: the keys of
+    :data:`RESUME_MAY_CHANGE`; ``dcign train`` passes their flags).
 
     Raises:
         ValueError: ``run_dir/config.json`` missing or unreadable, or ``wanted`` differs from it
@@ -321,5 +327,5 @@ def check_resumable(run_dir: str | Path, wanted: TrainConfig) -> TrainConfig:
     if changed:
         raise ValueError(f"cannot resume {run_dir} with a different config: {', '.join(changed)} "
                          f"{'differs' if len(changed) == 1 else 'differ'} from its config.json "
-                         f"(only {', '.join(RESUME_MAY_CHANGE)} may change)")
+                         f"(only {may_change or ', '.join(RESUME_MAY_CHANGE)} may change)")
     return saved
