@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 from dcign.cli import app
 from dcign.config import TrainConfig
 from dcign.export import load_model
-from dcign.checkpoints import AtomicCheckpointIO, load_checkpoint_file
+from dcign.checkpoints import AtomicCheckpointIO, load_checkpoint_file, newest_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread", "quiet")
 
@@ -185,18 +185,18 @@ def test_payload_is_live_but_never_executed_by_dcign(tmp_path):
     for legacy in (False, True):
         ckpt = tmp_path / f"evil{legacy}.ckpt"
         evil_checkpoint(ckpt, marker, legacy)
-        with pytest.raises(ValueError, match="cannot load checkpoint .* safely"):
+        with pytest.raises(ValueError, match="cannot load checkpoint .*: it is not a plain-data torch checkpoint"):
             load_checkpoint_file(ckpt)
-        with pytest.raises(ValueError, match="safely"):
+        with pytest.raises(ValueError, match="not a plain-data"):
             AtomicCheckpointIO().load_checkpoint(ckpt)
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.json").write_text(tiny().with_data_version().to_json())
     evil_checkpoint(run / "checkpoints" / "last.ckpt", marker)
-    with pytest.raises(ValueError, match="safely"):
+    with pytest.raises(ValueError, match="not a plain-data"):
         run_train(run, resume=True)
     result = CliRunner().invoke(app, ["train", "--out", str(run), "--resume"])
-    assert result.exit_code == 2 and "safely" in result.stderr
+    assert result.exit_code == 2 and "not a plain-data" in result.stderr
     # a pickle dressed up as the exported weights
     from support import exported
 
@@ -205,3 +205,32 @@ def test_payload_is_live_but_never_executed_by_dcign(tmp_path):
     with pytest.raises(ValueError, match="cannot read weights"):
         load_model(model_dir)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "the file is empty or truncated"),
+    (b"garbage\n", "it is not a plain-data torch checkpoint"),
+    ("tensor", "holds no step count (global_step)"),
+    ("truncated", "the file is truncated or corrupt"),
+])
+def test_a_damaged_checkpoint_is_named_with_the_fix(tmp_path, content, reason):
+    """An empty, garbled, truncated or foreign last.ckpt: one ValueError naming the file, why, and
+    which checkpoint resuming would use once it is moved away (an empty file was an IndexError)."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    torch.save({"global_step": 4}, folder / "step0000004.ckpt")
+    last = folder / "last.ckpt"
+    if content == "tensor":
+        torch.save(torch.zeros(3), last)
+    elif content == "truncated":
+        torch.save({"global_step": 5, "w": torch.zeros(10_000)}, last)
+        last.write_bytes(last.read_bytes()[:4000])
+    else:
+        last.write_bytes(content)
+    with pytest.raises(ValueError) as err:
+        newest_checkpoint(folder)
+    message = str(err.value)
+    assert str(last) in message and reason in message, message
+    assert "resume from the newest of the others (step0000004.ckpt)" in message and "weights_only` set to `False" not in message
+    last.unlink()
+    assert newest_checkpoint(folder) == (folder / "step0000004.ckpt", 4)

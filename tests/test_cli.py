@@ -124,6 +124,22 @@ def test_resume_extends_a_run_and_refuses_changed_flags(run_dir, tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["steps"] == 6
 
 
+def test_resume_refuses_a_hand_edited_config_and_names_a_damaged_checkpoint(run_dir, tmp_path):
+    """config.json edited after training began (another method, layout or lr) would relabel the
+    checkpoint's weights: resume compares it with the checkpoint's own config and refuses."""
+    edited = tmp_path / "edited"
+    shutil.copytree(run_dir, edited)
+    saved = json.loads((edited / "config.json").read_text())
+    (edited / "config.json").write_text(json.dumps({**saved, "method": "baseline", "lr": saved["lr"] * 2}))
+    message = invoke(["train", "--out", edited, "--resume", "--steps", "8"])
+    assert "differs from what last.ckpt was trained with in lr" in message and "method ('dcign' -> 'baseline')" in message, message
+    assert "put those values back in config.json, or train a new run" in message
+    damaged = tmp_path / "damaged"
+    shutil.copytree(run_dir, damaged)
+    (damaged / "checkpoints" / "last.ckpt").write_bytes(b"")
+    message = invoke(["train", "--out", damaged, "--resume", "--steps", "8"])
+    assert "last.ckpt: the file is empty or truncated. To go on, move it" in message, message
+
 def test_train_bad_input_writes_nothing(tmp_path):
     existing = tmp_path / "existing"
     existing.mkdir()

@@ -8,6 +8,7 @@ A run directory keeps them in ``checkpoints/``: ``stepNNNNNNN.ckpt`` every
 from __future__ import annotations
 
 import io
+import pickle
 import re
 from pathlib import Path
 
@@ -44,7 +45,40 @@ def load_checkpoint_file(path, map_location="cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # corrupt zip, unpickling refused, truncated file, ...
-        raise ValueError(f"cannot load checkpoint {path} safely: {str(exc).splitlines()[0]}") from exc
+        raise ValueError(f"cannot load checkpoint {path}: {_load_failure(exc)}") from exc
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load(..., weights_only=True)`` failed, in words (torch's own text advises
+    re-running with ``weights_only=False``, which could run code from the file)."""
+    if isinstance(exc, EOFError):
+        return "the file is empty or truncated"
+    if isinstance(exc, pickle.UnpicklingError):
+        return ("it is not a plain-data torch checkpoint (damaged, or holding objects that weights_only=True refuses "
+                "because loading them could run code)")
+    text = (str(exc).splitlines() or [""])[0]
+    if isinstance(exc, OSError) or "PytorchStreamReader" in text:
+        return f"the file is truncated or corrupt ({text or type(exc).__name__})"
+    return text or type(exc).__name__
+
+
+def step_of(checkpoint, path: Path) -> int:
+    """The completed steps a loaded checkpoint records (``global_step``).
+
+    Raises:
+        ValueError: it is not a dict with an integer ``global_step`` (not a dcign training checkpoint).
+    """
+    step = checkpoint.get("global_step") if isinstance(checkpoint, dict) else None
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"checkpoint {path} holds no step count (global_step); it is not a dcign training checkpoint")
+    return step
+
+
+def checkpoint_config(path: Path) -> dict | None:
+    """The run config a checkpoint was trained with (its hyper-parameters; None if it holds none)."""
+    hp = load_checkpoint_file(path).get("hyper_parameters")
+    cfg = hp.get("config") if isinstance(hp, dict) else None
+    return cfg if isinstance(cfg, dict) else None
 
 
 def last_checkpoint(run_dir: Path) -> Path:
@@ -86,9 +120,12 @@ def newest_checkpoint(folder: Path) -> tuple[Path, int] | None:
         if best is not None and p.name != LAST_CHECKPOINT and 0 <= claimed(p) <= best[1]:
             continue
         try:
-            step = int(load_checkpoint_file(p)["global_step"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"checkpoint {p} holds no global_step; it is not a dcign training checkpoint") from exc
+            step = step_of(load_checkpoint_file(p), p)
+        except ValueError as exc:
+            others = [q.name for q in candidates if q != p]
+            fix = (f"move it out of {folder} to resume from the newest of the others ({', '.join(others)})" if others
+                   else "move it away to restart the run from step 0, or train a new run")
+            raise ValueError(f"{exc}. To go on, {fix}") from None
         if best is None or step > best[1]:
             best = (p, step)
     return best

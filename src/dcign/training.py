@@ -16,7 +16,9 @@ Lightning.  Run directories hold ``config.json``, ``checkpoints/`` (:mod:`dcign.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -29,8 +31,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from .allocator import keep_freed_memory
 from .atomic import atomic_write_json
-from .checkpoints import CHECKPOINT_DIR, AtomicCheckpointIO, last_checkpoint, load_checkpoint_file, newest_checkpoint, remove_temp_files
-from .config import TrainConfig, check_resumable, lr_factor
+from .checkpoints import (CHECKPOINT_DIR, AtomicCheckpointIO, checkpoint_config, last_checkpoint, load_checkpoint_file, newest_checkpoint,
+                          remove_temp_files, step_of)
+from .config import RESUME_MAY_CHANGE, TrainConfig, check_resumable, lr_factor
 from .data import RenderedSteps
 from .data.datamodule import RenderedDataModule
 from .data.file_stream import FileSteps, weights_override
@@ -98,10 +101,17 @@ class DisentanglingVAE(L.LightningModule):
 
     def _nonfinite(self, what: str, done: str = "weights were not updated") -> None:
         """Stop with a message naming the step and the last good checkpoint."""
+        last = self._last_good_checkpoint()
+        if last.startswith("none yet"):  # nothing to resume: --resume would keep the learning rate
+            run = self._trainer.default_root_dir if self._trainer is not None else "the run folder"
+            fix = (f"Nothing was trained: delete {run} (or choose another --out) and train again with a lower "
+                   "learning rate (--lr), or with on_nonfinite='skip' (--on-nonfinite skip) to drop such batches.")
+        else:
+            fix = ("Train a new run with a lower learning rate (--resume keeps it), or resume with on_nonfinite='skip' "
+                   "(--on-nonfinite skip) to drop such batches.")
         raise NonFiniteLossError(
             f"{what} at step {self.global_step + 1} (after {self.global_step} completed steps); {done}. "
-            f"Last good checkpoint: {self._last_good_checkpoint()}. "
-            "Lower the learning rate, or set on_nonfinite='skip' (--on-nonfinite skip) to drop such batches."
+            f"Last good checkpoint: {last}. {fix}"
         )
 
     def training_step(self, batch, batch_idx):
@@ -264,7 +274,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
         found = newest_checkpoint(run_dir / CHECKPOINT_DIR)  # raises on a damaged/tampered checkpoint
         if found is not None:
             ckpt, start_step = found
-        # else: killed before the first checkpoint; the run restarts from step 0 (same stream, same result)
+            check_checkpoint_config(ckpt, cfg)
+        else:  # killed before the first checkpoint; the run restarts from step 0 (same stream, same result)
+            print(f"{run_dir} has no checkpoint yet: training starts again from step 0", file=sys.stderr)
         truncate_run_logs(run_dir, start_step)  # probe rows / events of the steps to redo, torn tails
     checkpoint = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, filename="step{step:07d}", auto_insert_metric_name=False,
                                  every_n_train_steps=cfg.run.checkpoint_every, save_top_k=1, save_last=True,
@@ -299,6 +311,25 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     return module
 
 
+def check_checkpoint_config(ckpt: Path, cfg: TrainConfig) -> None:
+    """Refuse to resume ``ckpt`` under a config that differs from the one it was trained with
+    (its hyper-parameters) in a key other than :data:`dcign.config.RESUME_MAY_CHANGE`: a
+    hand-edited config.json would otherwise relabel the weights (e.g. another method or layout).
+
+    Raises:
+        ValueError: the keys that differ, and the fix.
+    """
+    trained = checkpoint_config(ckpt)
+    if trained is None:  # a checkpoint written before the config was stored in it
+        return
+    now = json.loads(json.dumps(cfg.to_dict()))
+    changed = sorted(k for k, v in trained.items() if k not in RESUME_MAY_CHANGE and k in now and now[k] != v)
+    if changed:
+        raise ValueError(f"cannot resume {ckpt.parent.parent}: its config.json differs from what {ckpt.name} was trained with in "
+                         f"{', '.join(f'{k} ({trained[k]!r} -> {now[k]!r})' for k in changed)}; put those values back in "
+                         f"config.json, or train a new run")
+
+
 def _max_time(cfg: TrainConfig) -> timedelta | None:
     """Lightning's ``max_time`` of a run: its ``time_limit`` minutes, or None (no limit)."""
     return None if cfg.run.time_limit is None else timedelta(minutes=cfg.run.time_limit)
@@ -320,7 +351,7 @@ def train_and_export(cfg: TrainConfig, run_dir: str | Path, resume: bool = False
     probe = [] if cfg.is_file_data else [DisentanglementProbe(cfg, run_dir)]  # the probe renders engine sweeps
     module = train(cfg, run_dir, resume=resume, callbacks=probe, **trainer_options)
     if getattr(module, "global_rank", 0) == 0:
-        done = int(load_checkpoint_file(last_checkpoint(run_dir))["global_step"])  # under ddp_spawn only the workers' trainers count
+        done = step_of(load_checkpoint_file(last_checkpoint(run_dir)), last_checkpoint(run_dir))  # under ddp_spawn only the workers' trainers count
         if done < cfg.run.steps:
             log(f"stopped at step {done} of {cfg.run.steps}: the time limit of {cfg.run.time_limit:g} min ran out")
         export_trained(module.net, cfg, run_dir, log, extra={"trained_steps": done})
