@@ -272,7 +272,9 @@ def test_evaluate_bad_input(tmp_path):
         assert "--values must be in 2..181" in invoke(["evaluate", tmp_path, "--values", values])
     run = exported(tmp_path / "model")
     assert "--identities must be in 1..8" in invoke(["evaluate", run, "--identities", "9", "--no-metrics"])
-    assert not (run / "report" / "metrics.json").exists()
+    # a reader option for a run on the built-in faces was ignored without a word
+    assert "--data-option sets a reader option of a data set of files" in invoke(["evaluate", run, "--data-option", "bins=3"])
+    assert not (run / "report").exists()
 
 
 # --------------------------------------------------------------------------------------

@@ -162,10 +162,14 @@ def evaluate(run_dir: str | Path, n_identities: int = 20, n_values: int = 19, pr
     with its fast, documented settings).
 
     Raises:
-        ValueError: the run has no exported model, or n_identities exceeds the test split.
+        ValueError: the run has no exported model, n_identities exceeds the test split, or
+            ``dataset_options`` are given for a built-in data set.
     """
     run_dir = Path(run_dir)
     net, cfg, meta = load_model(run_dir)
+    if dataset_options and dataset is None and not cfg.is_file_data:
+        raise ValueError(f"--data-option sets a reader option of a data set of files, but {run_dir} was trained on the "
+                         f"built-in {cfg.data.dataset!r} renderer; drop it, or give --dataset NAME:PATH")
     if dataset is not None or cfg.is_file_data:
         from ..data.sources import open_dataset
         from .files import evaluate_files
