@@ -216,7 +216,7 @@ def test_app_in_a_headless_browser(app_run, tmp_path):
 
             page.locator("#run-dir textarea, #run-dir input").first.fill(str(tmp_path / "no_model"))
             page.locator("#load-run").click()
-            wait_status("no exported model")
+            wait_status("does not exist")
             if os.environ.get("DCIGN_APP_SCREENSHOT"):
                 page.screenshot(path=os.environ["DCIGN_APP_SCREENSHOT"], full_page=True)
             browser.close()

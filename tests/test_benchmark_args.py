@@ -46,4 +46,4 @@ def test_pose_leak_refuses_too_few_scenes_and_a_missing_run(tmp_path):
     r = run("pose_leak.py", str(tmp_path), "--scenes", "5", cwd=tmp_path)
     assert r.returncode == 2 and "--scenes must be at least 10" in r.stderr and "Traceback" not in r.stderr
     r = run("pose_leak.py", str(tmp_path / "none"), cwd=tmp_path)
-    assert r.returncode == 2 and "holds no exported model" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "run folder" in r.stderr and "does not exist" in r.stderr and "Traceback" not in r.stderr

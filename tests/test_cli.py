@@ -376,7 +376,7 @@ def test_render_bad_run_and_output(tmp_path):
     before = snapshot(tmp_path)
     cases = [
         (["--run", tmp_path / "empty_run", "--out", tmp_path / "o.png"], "no exported model"),
-        (["--run", tmp_path / "nowhere", "--out", tmp_path / "o.png"], "no exported model"),
+        (["--run", tmp_path / "nowhere", "--out", tmp_path / "o.png"], "run folder " + str(tmp_path / "nowhere") + " does not exist"),
         (["--run", run, "--out", tmp_path / "missing" / "o.png"], "does not exist"),
         (["--run", run, "--out", blocker / "o.png"], "does not exist"),
         (["--run", run, "--out", tmp_path / "o.jpg"], "must end in .png"),

@@ -438,7 +438,11 @@ def angle_codes(angle_maps: dict, degrees: dict[str, float]) -> dict[int, float]
     for name, deg in degrees.items():
         if name not in angle_maps:
             raise ValueError(f"this model has no latent for {name!r}; it can set: {', '.join(angle_maps) or 'nothing'}")
-        for k, value in zip(map_latents(angle_maps[name]), degrees_to_code(angle_maps[name], deg)):
+        try:
+            values = degrees_to_code(angle_maps[name], deg)
+        except ValueError as exc:  # 'angle 500 is outside ...': say which factor
+            raise ValueError(f"{name}: {exc}") from None
+        for k, value in zip(map_latents(angle_maps[name]), values):
             codes[k] = float(value)
     return codes
 
