@@ -143,7 +143,8 @@ class DataConfig:
             normalise_weights(self.batch_weights)
         images = self.batch_size * self.groups_per_step
         if images < 2:
-            raise ValueError("a step needs at least 2 images")
+            raise ValueError(f"a step needs at least 2 images (batch_size x groups_per_step), got {self.batch_size} x "
+                             f"{self.groups_per_step}; raise --batch-size or --groups-per-step")
         if images > MAX_IMAGES_PER_STEP:
             raise ValueError(f"a step holds at most {MAX_IMAGES_PER_STEP:,} images (batch_size x groups_per_step), "
                              f"got {self.batch_size} x {self.groups_per_step}; lower --batch-size or --groups-per-step")
