@@ -316,3 +316,16 @@ def test_cli_absurd_learning_rate_fails_cleanly(tmp_path):
     assert "non-finite loss" in errors[0] and "at step 2" in errors[0] and "last.ckpt (step 1)" in errors[0]
     assert not (run / "model.safetensors").exists()
     assert_checkpoints_finite(run, 1)
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, capsys):
+    """Lightning catches Ctrl-C and exits 1; the run's final-checkpoint callback names the resume command."""
+    from types import SimpleNamespace
+
+    from dcign.training import FinalCheckpoint
+
+    cb = FinalCheckpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    cb.on_exception(SimpleNamespace(is_global_zero=True, global_step=7), None, KeyboardInterrupt())
+    cb.on_exception(SimpleNamespace(is_global_zero=True, global_step=7), None, RuntimeError("other"))
+    err = capsys.readouterr().err
+    assert err.count("interrupted") == 1 and f"dcign train --out {tmp_path / 'run'} --resume" in err and "after 7 steps" in err

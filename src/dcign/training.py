@@ -215,6 +215,13 @@ class FinalCheckpoint(L.Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         trainer.save_checkpoint(self.path, weights_only=False)
 
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        """Ctrl-C: say how to go on (Lightning then exits with status 1)."""
+        if isinstance(exception, KeyboardInterrupt) and trainer.is_global_zero:
+            run = self.path.parent.parent
+            print(f"interrupted after {trainer.global_step} steps; continue with `dcign train --out {run} --resume` "
+                  f"(from the newest checkpoint in {self.path.parent})", file=sys.stderr)
+
 
 def make_dataset(cfg: TrainConfig, start_step: int = 0, split: str = "train") -> RenderedSteps | FileSteps:
     """The stream of training steps of ``cfg``, in the mode its method's objective expects.
