@@ -18,7 +18,7 @@ from . import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="DC-IGN (Kulkarni et al., NIPS 2015): train, evaluate and re-render with a learned graphics code.")
-data_app = typer.Typer(no_args_is_help=True, help="Look at the built-in graphics engine's data.")
+data_app = typer.Typer(no_args_is_help=True, help="Look at training data: the built-in graphics engine's, or a data set of your files (--dataset NAME:PATH).")
 app.add_typer(data_app, name="data")
 
 
