@@ -292,7 +292,18 @@ RESUME_MAY_CHANGE = ("steps", "time_limit", "num_workers", "on_nonfinite")
 def resume_conflicts(saved: TrainConfig, wanted: TrainConfig) -> list[str]:
     """Sorted keys, other than :data:`RESUME_MAY_CHANGE`, in which ``wanted`` differs from ``saved``."""
     a, b = saved.to_dict(), wanted.to_dict()
-    return sorted(k for k in b if k not in RESUME_MAY_CHANGE and a.get(k) != b[k])
+    return _differing(a, b, b)
+
+
+def checkpoint_conflicts(trained: dict, wanted: dict) -> list[str]:
+    """Sorted keys, other than :data:`RESUME_MAY_CHANGE`, in which the config dict ``wanted``
+    differs from ``trained``, a checkpoint's own config; keys only one of them records (a
+    checkpoint written before the key existed) are not compared."""
+    return _differing(trained, wanted, trained.keys() & wanted.keys())
+
+
+def _differing(saved: dict, wanted: dict, keys) -> list[str]:
+    return sorted(k for k in keys if k not in RESUME_MAY_CHANGE and saved.get(k) != wanted.get(k))
 
 
 def _recorded(path: Path, key: str):

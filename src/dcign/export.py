@@ -71,9 +71,9 @@ def read_model_json(run_dir: str | Path) -> dict:
         ValueError: missing, unreadable or not a dcign model description.
     """
     path = Path(run_dir) / MODEL_CONFIG
-    if not Path(run_dir).exists():
+    if not path.parent.exists():
         raise ValueError(f"run folder {run_dir} does not exist")
-    if not Path(run_dir).is_dir():
+    if not path.parent.is_dir():
         raise ValueError(f"{run_dir} is a file; give the run folder that holds {MODEL_CONFIG}")
     if not path.is_file():
         raise ValueError(f"{run_dir} holds no exported model ({MODEL_CONFIG} missing); train it first with `dcign train --out {run_dir}`")

@@ -16,7 +16,6 @@ Lightning.  Run directories hold ``config.json``, ``checkpoints/`` (:mod:`dcign.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import timedelta
@@ -33,7 +32,7 @@ from .allocator import keep_freed_memory
 from .atomic import atomic_write_json
 from .checkpoints import (CHECKPOINT_DIR, AtomicCheckpointIO, checkpoint_config, last_checkpoint, load_checkpoint_file, newest_checkpoint,
                           remove_temp_files, step_of)
-from .config import RESUME_MAY_CHANGE, TrainConfig, check_resumable, lr_factor
+from .config import TrainConfig, check_resumable, checkpoint_conflicts, lr_factor
 from .data import RenderedSteps
 from .data.datamodule import RenderedDataModule
 from .data.file_stream import FileSteps, weights_override
@@ -86,8 +85,8 @@ class DisentanglingVAE(L.LightningModule):
         self.objective.rank, self.objective.world_size = self._ranks()
         return self.objective(self.net, batch)
 
-    def _last_good_checkpoint(self) -> str:
-        """'PATH (step N)' of the newest checkpoint written, or a note that there is none."""
+    def _last_good_checkpoint(self) -> str | None:
+        """'PATH (step N)' of the newest checkpoint written (or why it is unknown); None if there is none."""
         cb = self._trainer.checkpoint_callback if self._trainer is not None else None
         dirpath = getattr(cb, "dirpath", None)
         if dirpath:
@@ -97,12 +96,13 @@ class DisentanglingVAE(L.LightningModule):
                 return f"unknown ({exc})"
             if found is not None:
                 return f"{found[0]} (step {found[1]})"
-        return "none yet (the run stopped before its first checkpoint)"
+        return None
 
     def _nonfinite(self, what: str, done: str = "weights were not updated") -> None:
         """Stop with a message naming the step and the last good checkpoint."""
         last = self._last_good_checkpoint()
-        if last.startswith("none yet"):  # nothing to resume: --resume would keep the learning rate
+        if last is None:  # nothing to resume: --resume would keep the learning rate
+            last = "none yet (the run stopped before its first checkpoint)"
             run = self._trainer.default_root_dir if self._trainer is not None else "the run folder"
             fix = (f"Nothing was trained: delete {run} (or choose another --out) and train again with a lower "
                    "learning rate (--lr), or with on_nonfinite='skip' (--on-nonfinite skip) to drop such batches.")
@@ -329,8 +329,8 @@ def check_checkpoint_config(ckpt: Path, cfg: TrainConfig) -> None:
     trained = checkpoint_config(ckpt)
     if trained is None:  # a checkpoint written before the config was stored in it
         return
-    now = json.loads(json.dumps(cfg.to_dict()))
-    changed = sorted(k for k, v in trained.items() if k not in RESUME_MAY_CHANGE and k in now and now[k] != v)
+    now = cfg.to_dict()
+    changed = checkpoint_conflicts(trained, now)
     if changed:
         raise ValueError(f"cannot resume {ckpt.parent.parent}: its config.json differs from what {ckpt.name} was trained with in "
                          f"{', '.join(f'{k} ({trained[k]!r} -> {now[k]!r})' for k in changed)}; put those values back in "
@@ -358,7 +358,8 @@ def train_and_export(cfg: TrainConfig, run_dir: str | Path, resume: bool = False
     probe = [] if cfg.is_file_data else [DisentanglementProbe(cfg, run_dir)]  # the probe renders engine sweeps
     module = train(cfg, run_dir, resume=resume, callbacks=probe, **trainer_options)
     if getattr(module, "global_rank", 0) == 0:
-        done = step_of(load_checkpoint_file(last_checkpoint(run_dir)), last_checkpoint(run_dir))  # under ddp_spawn only the workers' trainers count
+        last = last_checkpoint(run_dir)
+        done = step_of(load_checkpoint_file(last), last)  # under ddp_spawn only the workers' trainers count
         if done < cfg.run.steps:
             log(f"stopped at step {done} of {cfg.run.steps}: the time limit of {cfg.run.time_limit:g} min ran out")
         export_trained(module.net, cfg, run_dir, log, extra={"trained_steps": done})
