@@ -104,7 +104,7 @@ class DisentanglingVAE(L.LightningModule):
         if last is None:  # nothing to resume: --resume would keep the learning rate
             last = "none yet (the run stopped before its first checkpoint)"
             run = self._trainer.default_root_dir if self._trainer is not None else "the run folder"
-            fix = (f"Nothing was trained: delete {run} (or choose another --out) and train again with a lower "
+            fix = (f"No checkpoint was saved: delete {run} (or choose another --out) and train again with a lower "
                    "learning rate (--lr), or with on_nonfinite='skip' (--on-nonfinite skip) to drop such batches.")
         else:
             fix = ("Train a new run with a lower learning rate (--resume keeps it), or resume with on_nonfinite='skip' "
