@@ -234,3 +234,82 @@ def test_a_damaged_checkpoint_is_named_with_the_fix(tmp_path, content, reason):
     assert "resume from the newest of the others (step0000004.ckpt)" in message and "weights_only` set to `False" not in message
     last.unlink()
     assert newest_checkpoint(folder) == (folder / "step0000004.ckpt", 4)
+
+
+def _doctor(c: dict, how: str) -> None:
+    first = next(iter(c["state_dict"]))
+    if how == "no optimiser state":
+        c.pop("optimizer_states")
+    elif how == "empty optimiser state":
+        c["optimizer_states"] = []
+    elif how == "wrong weight shape":
+        c["state_dict"][first] = torch.zeros(3)
+    elif how == "missing weight":
+        c["state_dict"].pop(first)
+    elif how == "wrong optimiser shape":
+        entry = next(iter(c["optimizer_states"][0]["state"].values()))
+        entry["exp_avg"] = torch.zeros(2, 2)
+
+
+@pytest.mark.parametrize("how, reason", [
+    ("no optimiser state", "holds no optimizer_states"),
+    ("empty optimiser state", "holds no optimiser state"),
+    ("wrong weight shape", "has shape (3,), the model's is"),
+    ("missing weight", "weights missing: net."),
+    ("wrong optimiser shape", "exp_avg of parameter"),
+])
+def test_a_checkpoint_that_cannot_restore_the_run_is_refused_before_anything_is_written(tmp_path, how, reason):
+    """A last.ckpt that loads but does not fit the run (Lightning failed mid-restore with a KeyError /
+    RuntimeError traceback after config.json was rewritten, or, with an empty optimiser state,
+    resumed silently with a fresh Adam): one ValueError naming the file and the fix, folder untouched."""
+    run = tmp_path / "run"
+    run_train(run, steps=4)
+    for p in (run / "checkpoints").glob("step*.ckpt"):
+        p.unlink()
+    last = run / "checkpoints" / "last.ckpt"
+    c = load_checkpoint_file(last)
+    _doctor(c, how)
+    torch.save(c, last)
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError) as err:
+        run_train(run, resume=True, steps=8)
+    message = str(err.value)
+    assert str(last) in message and reason in message and "move it away" in message, message
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("name", ["checkpoints", "logs"])
+def test_a_file_where_a_run_keeps_a_folder_is_named(tmp_path, name):
+    """``checkpoints`` (or ``logs``) a file: Lightning said "File exists" with no path, and a resume
+    would not have seen the checkpoints and restarted from step 0."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / name).write_text("not a folder")
+    with pytest.raises(ValueError, match=f"{run / name} is a file.*move the file away"):
+        run_train(run)
+    assert sorted(p.name for p in run.iterdir()) == [name]
+
+
+def test_ctrl_c_during_training_names_the_resume_command_and_exits_130(tmp_path):
+    """SIGINT in the middle of a step (a real ``dcign train`` process): Lightning's graceful shutdown
+    ended with exit status 1; the conventional 130 and the resume command are what a user expects."""
+    import signal
+    import threading
+
+    from support import HOLD_AND_TRAIN
+
+    run, cfg = tmp_path / "run", tmp_path / "cfg.json"
+    cfg.write_text(TrainConfig.from_dict(TINY).to_json())
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_AND_TRAIN, "train", "--out", str(run), "--config", str(cfg)],
+                            env={**ENV, "DCIGN_TEST_HOLD": "step:3"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    guard = threading.Timer(GUARD_S, proc.kill)
+    guard.start()
+    try:
+        assert any(line.startswith("@@HOLD@@ ") for line in proc.stdout)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=GUARD_S)
+    finally:
+        guard.cancel()
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert f"continue with `dcign train --out {run} --resume`" in err and "interrupted" in err.splitlines()[-1], err[-2000:]

@@ -278,6 +278,7 @@ def test_skip_option_drops_bad_batches_and_completes(tmp_path, monkeypatch):
     poison_losses(monkeypatch, {2, 9}, kind="loss")
     poison_losses(monkeypatch, {5}, kind="grad")
     module = run_train(tmp_path / "run", on_nonfinite="skip")
+    assert module.skipped_nonfinite == 3  # what train_and_export warns about
     assert all_finite(module.state_dict())
     state = load_checkpoint_file(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert state["global_step"] == STEPS and all_finite(state["state_dict"])

@@ -74,11 +74,81 @@ def step_of(checkpoint, path: Path) -> int:
     return step
 
 
-def checkpoint_config(path: Path) -> dict | None:
-    """The run config a checkpoint was trained with (its hyper-parameters; None if it holds none)."""
-    hp = load_checkpoint_file(path).get("hyper_parameters")
+def checkpoint_config(checkpoint: dict) -> dict | None:
+    """The run config a loaded checkpoint was trained with (its hyper-parameters; None if it holds none)."""
+    hp = checkpoint.get("hyper_parameters")
     cfg = hp.get("config") if isinstance(hp, dict) else None
     return cfg if isinstance(cfg, dict) else None
+
+
+def check_restorable(checkpoint: dict, path: Path, module: torch.nn.Module, optimiser: torch.optim.Optimizer,
+                     schedulers: int) -> None:
+    """Refuse a loaded checkpoint that Lightning could not resume ``module`` from, before a run
+    folder is touched: the training-state keys it writes (``state_dict``, ``optimizer_states``,
+    ``lr_schedulers``, ``loops``), the weights' names and shapes, and the optimiser state's
+    parameter count and tensor shapes (``optimiser``: a new one of the run's kind over
+    ``module``; ``schedulers``: 1 with a learning-rate schedule, else 0).  Lightning would
+    otherwise fail mid-restore with its own traceback, or (an empty ``optimizer_states``)
+    silently resume with a fresh optimiser.
+
+    Raises:
+        ValueError: what is missing or does not fit, and the fix.
+    """
+    problem = _restore_problem(checkpoint, module, optimiser, schedulers)
+    if problem:
+        raise ValueError(f"cannot resume from checkpoint {path}: {problem}. It was not written by this run's training "
+                         f"(another model, or edited); move it away to resume from an older checkpoint or restart from "
+                         f"step 0, or train a new run")
+
+
+def _restore_problem(checkpoint: dict, module: torch.nn.Module, optimiser: torch.optim.Optimizer, schedulers: int) -> str | None:
+    """Why ``checkpoint`` cannot restore ``module`` and ``optimiser`` (None: it can)."""
+    missing = [k for k in ("state_dict", "optimizer_states", "lr_schedulers", "loops") if k not in checkpoint]
+    if missing:
+        return f"it holds no {', '.join(missing)}"
+    weights, opts = checkpoint["state_dict"], checkpoint["optimizer_states"]
+    if not isinstance(weights, dict):
+        return f"its state_dict is a {type(weights).__name__}, not a dict of tensors"
+    want = module.state_dict()
+    absent, extra = [k for k in want if k not in weights], [k for k in weights if k not in want]
+    if absent or extra:
+        return "; ".join(part for part in (
+            f"weights missing: {_names(absent)}" if absent else "", f"unexpected weights: {_names(extra)}" if extra else "") if part)
+    for k, v in want.items():
+        got = weights[k]
+        if not isinstance(got, torch.Tensor) or got.shape != v.shape:
+            return f"weight {k} has shape {tuple(getattr(got, 'shape', ()))}, the model's is {tuple(v.shape)}"
+    if not isinstance(checkpoint["lr_schedulers"], list) or len(checkpoint["lr_schedulers"]) != schedulers:
+        return (f"it holds {len(checkpoint['lr_schedulers']) if isinstance(checkpoint['lr_schedulers'], list) else 'no list of'} "
+                f"learning-rate schedule states, the run's lr_schedule needs {schedulers}")
+    if not isinstance(opts, list) or len(opts) != 1 or not isinstance(opts[0], dict):
+        return "it holds no optimiser state (optimizer_states must be a list of one optimiser's state_dict)"
+    return _optimiser_problem(opts[0], optimiser)
+
+
+def _optimiser_problem(saved: dict, optimiser: torch.optim.Optimizer) -> str | None:
+    """Why a saved optimiser state_dict does not fit ``optimiser`` (None: it fits)."""
+    groups, state = saved.get("param_groups"), saved.get("state")
+    new = optimiser.state_dict()["param_groups"]
+    if not isinstance(groups, list) or not isinstance(state, dict) or any(not isinstance(g, dict) for g in groups):
+        return "its optimiser state has no param_groups / state"
+    counts = [len(g.get("params", ())) for g in groups]
+    if counts != [len(g["params"]) for g in new]:
+        return f"its optimiser state covers {sum(counts)} parameter tensors, the model has {sum(len(g['params']) for g in new)}"
+    params = [p for g in optimiser.param_groups for p in g["params"]]
+    for i, entry in state.items():
+        if not isinstance(i, int) or not 0 <= i < len(params) or not isinstance(entry, dict):
+            return f"its optimiser state has an entry for parameter {i!r}, which the model does not have"
+        for name, v in entry.items():
+            if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape != params[i].shape:
+                return f"its optimiser state {name} of parameter {i} has shape {tuple(v.shape)}, the parameter's is {tuple(params[i].shape)}"
+    return None
+
+
+def _names(keys: list[str], most: int = 3) -> str:
+    """The first ``most`` of ``keys``, and how many more."""
+    more = f" and {len(keys) - most} more" if len(keys) > most else ""
+    return ", ".join(keys[:most]) + more
 
 
 def last_checkpoint(run_dir: Path) -> Path:
@@ -98,7 +168,15 @@ def remove_temp_files(folder: Path) -> list[Path]:
 
 
 def newest_checkpoint(folder: Path) -> tuple[Path, int] | None:
-    """The checkpoint in ``folder`` with the most completed steps, and its step (None if none).
+    """The checkpoint in ``folder`` with the most completed steps, and its step (None if none):
+    :func:`load_newest_checkpoint` without the loaded contents."""
+    found = load_newest_checkpoint(folder)
+    return None if found is None else found[:2]
+
+
+def load_newest_checkpoint(folder: Path) -> tuple[Path, int, dict] | None:
+    """The checkpoint in ``folder`` with the most completed steps, its step and its loaded
+    contents (None if none).
 
     ``last.ckpt`` is preferred on ties.  A run killed between writing ``stepN.ckpt`` and
     ``last.ckpt`` thus resumes from step N.  Checkpoints are written atomically, so one that
@@ -120,12 +198,13 @@ def newest_checkpoint(folder: Path) -> tuple[Path, int] | None:
         if best is not None and p.name != LAST_CHECKPOINT and 0 <= claimed(p) <= best[1]:
             continue
         try:
-            step = step_of(load_checkpoint_file(p), p)
+            loaded = load_checkpoint_file(p)
+            step = step_of(loaded, p)
         except ValueError as exc:
             others = [q.name for q in candidates if q != p]
             fix = (f"move it out of {folder} to resume from the newest of the others ({', '.join(others)})" if others
                    else "move it away to restart the run from step 0, or train a new run")
             raise ValueError(f"{exc}. To go on, {fix}") from None
         if best is None or step > best[1]:
-            best = (p, step)
+            best = (p, step, loaded)
     return best

@@ -30,8 +30,8 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from .allocator import keep_freed_memory
 from .atomic import atomic_write_json
-from .checkpoints import (CHECKPOINT_DIR, AtomicCheckpointIO, checkpoint_config, last_checkpoint, load_checkpoint_file, newest_checkpoint,
-                          remove_temp_files, step_of)
+from .checkpoints import (CHECKPOINT_DIR, AtomicCheckpointIO, check_restorable, checkpoint_config, last_checkpoint,
+                          load_checkpoint_file, load_newest_checkpoint, newest_checkpoint, remove_temp_files, step_of)
 from .config import TrainConfig, check_resumable, checkpoint_conflicts, lr_factor
 from .data import RenderedSteps
 from .data.datamodule import RenderedDataModule
@@ -42,7 +42,7 @@ from .gpu import FastPathCallback
 from .model import DCIGN
 from .objectives import OBJECTIVES, Objective, objective_for
 from .probe import DisentanglementProbe
-from .run_logs import truncate_run_logs
+from .run_logs import LOG_DIR, truncate_run_logs
 
 
 class NonFiniteLossError(RuntimeError):
@@ -67,6 +67,7 @@ class DisentanglingVAE(L.LightningModule):
         self.net = DCIGN(config.model.architecture())
         groups = config.file_groups() if config.is_file_data and config.method.name == "dcign" else None
         self.objective: Objective = objective_for(config, groups)
+        self.skipped_nonfinite = 0  # steps dropped under on_nonfinite='skip' in this process
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Posterior means (N, D) of (N, 1, S, S) images."""
@@ -127,6 +128,7 @@ class DisentanglingVAE(L.LightningModule):
         if not finite:
             if self.cfg.run.on_nonfinite == "skip":
                 self.log("train/skipped_nonfinite", 1.0)
+                self.skipped_nonfinite += 1
                 return None  # Lightning skips backward and the parameters get no gradient
             self._nonfinite(f"non-finite loss ({loss.item()})")
         n = batch["images"].shape[0]
@@ -169,6 +171,7 @@ class DisentanglingVAE(L.LightningModule):
         if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
             if self.cfg.run.on_nonfinite == "skip":
                 self.log("train/skipped_nonfinite", 1.0)
+                self.skipped_nonfinite += 1
                 for p in self.parameters():
                     p.grad = None  # the optimiser leaves parameters without gradient alone
                 return
@@ -211,12 +214,15 @@ class FinalCheckpoint(L.Callback):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.interrupted = False
 
     def on_train_end(self, trainer, pl_module) -> None:
         trainer.save_checkpoint(self.path, weights_only=False)
 
     def on_exception(self, trainer, pl_module, exception) -> None:
-        """Ctrl-C: say how to go on (Lightning then exits with status 1)."""
+        """Ctrl-C: say how to go on (Lightning then exits with status 1; :func:`train` turns that
+        back into the KeyboardInterrupt, which ``dcign`` reports with status 130)."""
+        self.interrupted = self.interrupted or isinstance(exception, KeyboardInterrupt)
         if isinstance(exception, KeyboardInterrupt) and trainer.is_global_zero:
             run = self.path.parent.parent
             print(f"interrupted after {trainer.global_step} steps; continue with `dcign train --out {run} --resume` "
@@ -266,33 +272,36 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     resumed or not.
 
     Raises:
-        ValueError: resuming a folder without config.json, or with a different config; an
+        ValueError: the run folder, its ``checkpoints`` or ``logs`` a file; resuming a folder
+            without config.json, or with a different config, or from a checkpoint that does not
+            fit the model and optimiser (:func:`dcign.checkpoints.check_restorable`); an
             accelerator / devices / num_nodes / precision that Lightning cannot set up, or
             more devices than the machine has (:func:`dcign.distributed.check_devices`).
         NonFiniteLossError: the loss became NaN/inf (with on_nonfinite='stop').
     """
     run_dir = Path(run_dir)
+    check_run_folders(run_dir)
     check_devices(accelerator, devices)
     keep_freed_memory()  # a step re-faulted its whole working set without this (dcign.allocator)
     cfg = cfg.with_data_version()  # record what the engine renders now
-    start_step, ckpt = 0, None
+    start_step, ckpt, saved = 0, None, None
     if resume:
         check_resumable(run_dir, cfg)
-        found = newest_checkpoint(run_dir / CHECKPOINT_DIR)  # raises on a damaged/tampered checkpoint
+        found = load_newest_checkpoint(run_dir / CHECKPOINT_DIR)  # raises on a damaged/tampered checkpoint
         if found is not None:
-            ckpt, start_step = found
-            check_checkpoint_config(ckpt, cfg)
+            ckpt, start_step, saved = found
+            check_checkpoint_config(saved, ckpt, cfg)
         else:  # killed before the first checkpoint; the run restarts from step 0 (same stream, same result)
             print(f"{run_dir} has no checkpoint yet: training starts again from step 0", file=sys.stderr)
-        truncate_run_logs(run_dir, start_step)  # probe rows / events of the steps to redo, torn tails
     checkpoint = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, filename="step{step:07d}", auto_insert_metric_name=False,
                                  every_n_train_steps=cfg.run.checkpoint_every, save_top_k=1, save_last=True,
                                  enable_version_counter=False)  # always overwrite: resume reads last.ckpt
+    final = FinalCheckpoint(last_checkpoint(run_dir))
     try:  # set up (and so check accelerator / devices / precision) before writing anything
         trainer = L.Trainer(
             default_root_dir=run_dir, max_steps=cfg.run.steps, max_time=_max_time(cfg), accelerator=accelerator, devices=devices, num_nodes=num_nodes,
-            precision=precision, strategy=strategy, logger=TensorBoardLogger(run_dir, name="logs", version=""),
-            callbacks=[checkpoint, FastPathCallback(channels_last, compile), FinalCheckpoint(last_checkpoint(run_dir)),
+            precision=precision, strategy=strategy, logger=TensorBoardLogger(run_dir, name=LOG_DIR, version=""),
+            callbacks=[checkpoint, FastPathCallback(channels_last, compile), final,
                        *([TQDMProgressBar(refresh_rate=10)] if progress else []), *callbacks],
             plugins=[AtomicCheckpointIO()], enable_progress_bar=progress, enable_model_summary=False,
             log_every_n_steps=10, num_sanity_val_steps=0, deterministic=False, limit_val_batches=0,
@@ -308,26 +317,51 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, callbacks
     # run's.  Every rank builds (or, spawned, inherits) the model from this same state: keep it.
     os.environ.pop("PL_GLOBAL_SEED", None)
     module = DisentanglingVAE(cfg)  # checks a user's data set against the latent layout
+    if saved is not None:  # Lightning would fail mid-restore (or drop an empty optimiser state) with its own words
+        check_restorable(saved, ckpt, module, module.optimiser(), schedulers=int(cfg.run.lr_schedule != "constant"))
+        del saved
     if trainer.is_global_zero:  # with strategy 'ddp' every rank runs this function; one writes
         if resume:
             for folder in (run_dir, run_dir / CHECKPOINT_DIR):
                 remove_temp_files(folder)  # left by a write that was killed; the renamed files are whole
+            truncate_run_logs(run_dir, start_step)  # probe rows / events of the steps to redo, torn tails
         atomic_write_json(run_dir / "config.json", cfg.to_dict())
     data = RenderedDataModule(steps, cfg.run.num_workers)
-    trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
+    except SystemExit:  # Lightning's graceful Ctrl-C shutdown ends with exit(1)
+        if final.interrupted:
+            raise KeyboardInterrupt from None
+        raise
     return module
 
 
-def check_checkpoint_config(ckpt: Path, cfg: TrainConfig) -> None:
-    """Refuse to resume ``ckpt`` under a config that differs from the one it was trained with
-    (its hyper-parameters) in a key other than :data:`dcign.config.RESUME_MAY_CHANGE`: a
-    hand-edited config.json would otherwise relabel the weights (e.g. another method or layout).
+def check_run_folders(run_dir: Path) -> None:
+    """Refuse a run folder, or its ``checkpoints`` / ``logs`` folder, that is a file (Lightning
+    would fail with "File exists" and no path; a resume would not see the checkpoints).
+
+    Raises:
+        ValueError: the path, and the fix.
+    """
+    for folder, holds in ((run_dir, "the run"), (run_dir / CHECKPOINT_DIR, "checkpoints"), (run_dir / LOG_DIR, "logs")):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is a file, but training keeps {holds} in a folder of that name; "
+                             f"move the file away, or choose another --out")
+
+
+def check_checkpoint_config(checkpoint: dict, ckpt: Path, cfg: TrainConfig) -> None:
+    """Refuse to resume the loaded checkpoint ``ckpt`` under a config that differs from the one
+    it was trained with (its hyper-parameters) in a key other than
+    :data:`dcign.config.RESUME_MAY_CHANGE`: a hand-edited config.json would otherwise relabel
+    the weights (e.g. another method or layout).  A checkpoint without a stored config cannot
+    be checked: that is said on stderr, and the resume goes on.
 
     Raises:
         ValueError: the keys that differ, and the fix.
     """
-    trained = checkpoint_config(ckpt)
-    if trained is None:  # a checkpoint written before the config was stored in it
+    trained = checkpoint_config(checkpoint)
+    if trained is None:  # a checkpoint written before the config was stored in it, or edited
+        print(f"{ckpt} holds no training config: config.json cannot be checked against it", file=sys.stderr)
         return
     now = cfg.to_dict()
     changed = checkpoint_conflicts(trained, now)
@@ -362,4 +396,7 @@ def train_and_export(cfg: TrainConfig, run_dir: str | Path, resume: bool = False
         done = step_of(load_checkpoint_file(last), last)  # under ddp_spawn only the workers' trainers count
         if done < cfg.run.steps:
             log(f"stopped at step {done} of {cfg.run.steps}: the time limit of {cfg.run.time_limit:g} min ran out")
+        if module.skipped_nonfinite:  # --on-nonfinite skip: say how much of the training was dropped
+            log(f"warning: {module.skipped_nonfinite} steps of this session were skipped for a non-finite loss or gradient "
+                f"(--on-nonfinite skip); if that is many, the exported model learnt little: train again with a lower --lr")
         export_trained(module.net, cfg, run_dir, log, extra={"trained_steps": done})
